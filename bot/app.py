@@ -1,0 +1,73 @@
+"""The composition root: one aiohttp application that mounts every package's routes and workers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.keys import DELIVERERS, DELIVERY
+from core.db import create_engine, session_factory
+from core.events import create_bus
+from core.outbox import DeliveryWorker
+from core.settings import Settings
+from core.templates import Templates
+from core.web import auth, system
+from core.web.errors import error_middleware
+from core.web.keys import BUS, ENGINE, METRICS, SESSIONS, SETTINGS, TEMPLATES
+from core.web.metrics import Metrics, metrics_middleware
+from core.web.pages import PAGES, create_pages
+
+MAX_BODY = 2 * 1024 * 1024
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[SETTINGS].database_url)
+    app[ENGINE] = engine
+    app[SESSIONS] = session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
+    bus = create_bus(app[SETTINGS].redis_url)
+    app[BUS] = bus
+    await bus.start()
+    yield
+    await bus.stop()
+
+
+async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The outbox worker; channels have registered their deliverers in earlier contexts."""
+    worker = DeliveryWorker(app[SESSIONS], app[BUS], app[DELIVERERS])
+    app[DELIVERY] = worker
+    await worker.start()
+    worker.wake()  # replies left pending by a previous run go out now
+    yield
+    await worker.stop()
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings()
+    metrics = Metrics()
+    app = web.Application(
+        middlewares=[
+            metrics_middleware(metrics),
+            error_middleware,
+            auth.session_setup(settings.secret, settings.session_max_age),
+            auth.access_middleware,
+        ],
+        client_max_size=MAX_BODY,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[TEMPLATES] = Templates.load(settings.data_dir / "templates", settings.default_language)
+    app[PAGES] = create_pages()
+    app[DELIVERERS] = {}
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(bus_ctx)
+    system.routes.register(app)
+    auth.routes.register(app)
+    # Channels add their deliverers before the outbox worker starts.
+    app.cleanup_ctx.append(delivery_ctx)
+    return app

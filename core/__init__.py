@@ -1,0 +1,1 @@
+"""Frontline core: settings, database, customers, conversations, messages, events, templates, access."""

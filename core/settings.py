@@ -1,0 +1,79 @@
+"""Settings from ``FRONTLINE_*`` environment variables and ``.env``.
+
+Defaults give the embedded single-process mode: SQLite under ``var/``, in-process events, no Telegram.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTLINE_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{ROOT / 'var' / 'frontline.db'}",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://host:6379/0 — shared events and Telegram state between workers"
+    )
+    host: str = Field(default="127.0.0.1", description="Address the web server binds to")
+    port: int = Field(default=8080, ge=0, le=65535, description="Port of the web server")
+    public_url: str = Field(default="", description="External base URL (links in notifications)")
+    telegram_token: SecretStr | None = Field(default=None, description="Bot token from @BotFather")
+    telegram_webhook_url: str | None = Field(
+        default=None, description="Public HTTPS URL for Telegram webhooks; polling when unset"
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret Telegram echoes in X-Telegram-Bot-Api-Secret-Token"
+    )
+    telegram_api_url: str | None = Field(
+        default=None, description="Base URL of a self-hosted Bot API server (tests point it at a stand-in)"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Key for session cookies and tokens; generated into var/secret_key if unset"
+    )
+    default_language: Literal["ru", "en"] = Field(default="ru", description="Language of new customers")
+    default_timezone: str = Field(default="Europe/Moscow", description="Timezone of new customers")
+    default_plan: str = Field(default="standard", description="Support plan of new customers")
+    nlu_engine: Literal["builtin", "rasa"] = Field(default="builtin", description="NLU engine")
+    rasa_url: str = Field(default="http://127.0.0.1:5005", description="Rasa server for nlu_engine=rasa")
+    rasa_timeout: float = Field(default=2.0, gt=0, description="Seconds before a Rasa call falls back")
+    embedding_model: str = Field(
+        default="use",
+        description="Embedder: use | e5 | use+e5 | minilm | st:<model name or path>",
+    )
+    embedding_threads: int = Field(default=2, ge=1, description="CPU threads of the embedder")
+    data_dir: Path = Field(default=ROOT / "data", description="Plans, SLA, templates, KB, NLU data")
+    var_dir: Path = Field(default=ROOT / "var", description="Runtime files: SQLite, caches, models")
+    session_max_age: int = Field(default=8 * 3600, gt=0, description="Operator session lifetime, seconds")
+    log_format: Literal["text", "json"] = Field(default="text", description="Log line format")
+    log_level: str = Field(default="INFO", description="Log level")
+    max_message_chars: int = Field(
+        default=16_000, gt=0, description="Longer inbound texts are stored truncated, with a note"
+    )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The key bytes; generated once into ``var/secret_key`` so restarts keep sessions valid."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()

@@ -1,0 +1,1 @@
+"""Web building blocks every package uses: app keys, routes with access policies, JSON, errors."""

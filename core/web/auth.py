@@ -1,0 +1,262 @@
+"""Staff sessions, the access middleware and CSRF — the few functions every access check goes through.
+
+Sessions are encrypted cookies (aiohttp-session + Fernet) that expire after ``session_max_age``; the
+operator is reloaded on every request, so a disabled account or a changed role takes effect at once.
+State-changing requests made with the session cookie need the session's CSRF token (header
+``X-CSRF-Token`` or form field ``csrf_token``). Customer routes use a signed bearer token instead of
+cookies, so CSRF does not apply to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from aiohttp.web_urldispatcher import StaticResource
+from aiohttp_session import Session, get_session, session_middleware
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from pydantic import BaseModel
+
+from core.db import transaction
+from core.errors import Forbidden, Unauthorized
+from core.models import Operator
+from core.operators import authenticate
+from core.security import new_csrf_token, verify_token
+from core.web.errors import error_response, wants_json
+from core.web.keys import SESSIONS, SETTINGS, TEMPLATES
+from core.web.pages import page_language, render_page
+from core.web.routes import ACCESS_RANK, ROLE_RANK, STAFF, Access, Routes, json_response, route_spec
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+OPERATOR_KEY = web.RequestKey("operator", Operator)
+CUSTOMER_KEY = web.RequestKey("customer", dict[str, Any])
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+COOKIE = "frontline_session"
+
+
+def session_setup(secret: bytes, max_age: int, secure: bool = False) -> Any:
+    key = hashlib.sha256(b"session:" + secret).digest()  # raw 32 bytes; the storage base64-encodes it
+    storage = EncryptedCookieStorage(
+        key, cookie_name=COOKIE, max_age=max_age, httponly=True, samesite="Lax", secure=secure
+    )
+    return session_middleware(storage)
+
+
+async def csrf_token(request: web.Request) -> str:
+    session = await get_session(request)
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = new_csrf_token()
+        session["csrf"] = token
+    return token
+
+
+def current_operator(request: web.Request) -> Operator:
+    operator = request.get(OPERATOR_KEY)
+    if not isinstance(operator, Operator):
+        raise Unauthorized("sign in first")
+    return operator
+
+
+def current_customer(request: web.Request) -> dict[str, Any]:
+    claims = request.get(CUSTOMER_KEY)
+    if not isinstance(claims, dict):
+        raise Unauthorized("a valid visitor token is required")
+    return claims
+
+
+async def _load_operator(request: web.Request, session: Session) -> Operator | None:
+    operator_id = session.get("operator_id")
+    issued = session.get("issued_at")
+    if not isinstance(operator_id, int) or not isinstance(issued, int):
+        return None
+    if issued + request.config_dict[SETTINGS].session_max_age < time.time():
+        session.invalidate()
+        return None
+    async with transaction(request.config_dict[SESSIONS]) as db:
+        operator = await db.get(Operator, operator_id)
+    if operator is None or not operator.active:
+        session.invalidate()
+        return None
+    return operator
+
+
+async def _check_csrf(request: web.Request, session: Session) -> bool:
+    expected = session.get("csrf")
+    if not isinstance(expected, str):
+        return False
+    supplied = request.headers.get("X-CSRF-Token")
+    if supplied is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        form = await request.post()
+        value = form.get("csrf_token")
+        supplied = value if isinstance(value, str) else None
+    return supplied is not None and supplied == expected
+
+
+def _deny(request: web.Request, status: int, message: str) -> web.StreamResponse:
+    if wants_json(request) or request.method != "GET":
+        code = "unauthorized" if status == 401 else "forbidden"
+        return error_response(status, code, message)
+    if status == 401:
+        raise web.HTTPFound(f"/login?next={quote(request.path_qs)}")
+    return error_response(status, "forbidden", message)
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Enforce the route's declared access; a route that declares none is refused (fail closed)."""
+    match = request.match_info
+    if match.http_exception is not None:
+        return await handler(request)
+    if isinstance(match.route.resource, StaticResource):
+        return await handler(request)
+    spec = route_spec(match.handler)
+    if spec is None:
+        return error_response(500, "no_access_policy", "this route declares no access policy")
+    if spec.access is Access.PUBLIC:
+        # Public forms (the login form) still need the pre-session CSRF token.
+        if spec.method in UNSAFE_METHODS and spec.html and not await _check_csrf(request, await get_session(request)):
+            return _deny(request, 403, "the form has expired; reload the page")
+        return await handler(request)
+    if spec.access is Access.CUSTOMER:
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        claims = verify_token(request.config_dict[SETTINGS].secret, token) if token else None
+        if claims is None or claims.get("kind") != "visitor":
+            return _deny(request, 401, "a valid visitor token is required")
+        request[CUSTOMER_KEY] = claims
+        return await handler(request)
+    assert spec.access in STAFF
+    session = await get_session(request)
+    operator = await _load_operator(request, session)
+    if operator is None:
+        return _deny(request, 401, "sign in first")
+    if ROLE_RANK[operator.role.value] < ACCESS_RANK[spec.access]:
+        return _deny(request, 403, f"this needs the {spec.access.value} role")
+    if request.method in UNSAFE_METHODS and not await _check_csrf(request, session):
+        return _deny(request, 403, "missing or wrong CSRF token")
+    request[OPERATOR_KEY] = operator
+    return await handler(request)
+
+
+routes = Routes("auth")
+
+
+def _safe_next(value: object) -> str:
+    text = value if isinstance(value, str) else "/"
+    # Only local paths: an open redirect after login would hand phishers a trusted link.
+    return text if text.startswith("/") and not text.startswith("//") else "/"
+
+
+@routes.get("/login", access=Access.PUBLIC, html=True)
+async def login_page(request: web.Request) -> web.StreamResponse:
+    """The staff sign-in page."""
+    templates = request.config_dict[TEMPLATES]
+    info = None
+    if request.query.get("expired"):
+        info = templates.render("login.expired", page_language(request, templates))
+    return render_page(
+        request,
+        "login.html",
+        csrf_token=await csrf_token(request),
+        next=_safe_next(request.query.get("next", "/")),
+        error=None,
+        info=info,
+    )
+
+
+@routes.post("/login", access=Access.PUBLIC, html=True)
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    """Sign in with login and password; locked for a while after repeated failures."""
+    form = await request.post()
+    login = str(form.get("login", ""))[:200]
+    password = str(form.get("password", ""))[:1024]
+    next_url = _safe_next(form.get("next", "/"))
+    async with transaction(request.config_dict[SESSIONS]) as db:
+        result = await authenticate(db, login, password)
+        operator_id = result.operator.id if result.operator else None
+    session = await get_session(request)
+    if operator_id is None:
+        templates = request.config_dict[TEMPLATES]
+        language = page_language(request, templates)
+        message = (
+            templates.render("login.locked", language, minutes=result.locked_minutes)
+            if result.locked_minutes
+            else templates.render("login.failed", language)
+        )
+        return render_page(
+            request,
+            "login.html",
+            status=401,
+            csrf_token=await csrf_token(request),
+            next=next_url,
+            error=message,
+        )
+    # A fresh session on login: a session fixed before sign-in must not carry over.
+    session.invalidate()
+    session = await get_session(request)
+    session["operator_id"] = operator_id
+    session["issued_at"] = int(time.time())
+    session["csrf"] = new_csrf_token()
+    raise web.HTTPFound(next_url)
+
+
+@routes.post("/logout", access=Access.OPERATOR, html=True)
+async def logout(request: web.Request) -> web.StreamResponse:
+    """Sign out."""
+    session = await get_session(request)
+    session.invalidate()
+    raise web.HTTPFound("/login")
+
+
+@routes.get("/", access=Access.OPERATOR, html=True)
+async def home(request: web.Request) -> web.StreamResponse:
+    """The staff start page."""
+    operator = current_operator(request)
+    return render_page(
+        request,
+        "home.html",
+        operator=operator,
+        language=operator.language,
+        csrf_token=await csrf_token(request),
+    )
+
+
+def require_operator(request: web.Request) -> Operator:
+    """For handlers: the signed-in operator (the middleware guarantees one on staff routes)."""
+    operator = request.get(OPERATOR_KEY)
+    if not isinstance(operator, Operator):
+        raise Forbidden("no operator in this request")
+    return operator
+
+
+class Me(BaseModel):
+    id: int
+    login: str
+    name: str
+    role: str
+    language: str
+    csrf_token: str
+
+
+@routes.get("/api/me", access=Access.OPERATOR, response=Me)
+async def me(request: web.Request) -> web.Response:
+    """The signed-in staff account and the CSRF token for JSON calls."""
+    operator = current_operator(request)
+    return json_response(
+        Me(
+            id=operator.id,
+            login=operator.login,
+            name=operator.name,
+            role=operator.role.value,
+            language=operator.language,
+            csrf_token=await csrf_token(request),
+        )
+    )

@@ -1,0 +1,1 @@
+"""Handoff to human operators: tickets, SLA clocks, routing."""

@@ -1,0 +1,1 @@
+"""Tickets, incidents, teams and CSAT tables."""

@@ -1,0 +1,1 @@
+"""Knowledge-base tables (articles, revisions, chunks, gaps)."""

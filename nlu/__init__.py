@@ -1,0 +1,1 @@
+"""Natural-language understanding: embeddings, retrieval, intent classification."""

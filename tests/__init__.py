@@ -1,0 +1,1 @@
+"""Frontline test suite: mirrors the package tree."""

@@ -1,0 +1,1 @@
+"""Shared helpers for the test suite and the benchmarks (not a test module itself)."""
