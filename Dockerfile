@@ -1,0 +1,22 @@
+# Frontline application image: web chat, inbox, APIs and the Telegram channel in one process.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml README.md ./
+COPY core core
+COPY nlu nlu
+COPY kb kb
+COPY handoff handoff
+COPY bot bot
+COPY migrations migrations
+COPY alembic.ini ./
+COPY data data
+# The CPU build of torch first, so the sentence-transformers extra does not pull CUDA wheels.
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+ && pip install --no-cache-dir '.[st]'
+RUN useradd --create-home frontline && mkdir -p /app/var && chown frontline /app/var
+USER frontline
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=5s --retries=5 CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz').status == 200 else 1)"
+CMD ["sh", "-c", "frontline db upgrade && frontline demo load && frontline serve"]
