@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot import runtime
 from bot.keys import DELIVERERS, DELIVERY
 from core.db import create_engine, session_factory
 from core.events import create_bus
@@ -17,6 +20,12 @@ from core.web.errors import error_middleware
 from core.web.keys import BUS, ENGINE, METRICS, SESSIONS, SETTINGS, TEMPLATES
 from core.web.metrics import Metrics, metrics_middleware
 from core.web.pages import PAGES, create_pages
+from handoff import inbox_web
+from handoff import web as handoff_web
+from kb import web as kb_web
+from nlu.embedding import Embedder, load_embedder
+from nlu.engines import nlu_engine_ctx
+from nlu.keys import EMBEDDER
 
 MAX_BODY = 2 * 1024 * 1024
 
@@ -35,6 +44,19 @@ async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
     await bus.start()
     yield
     await bus.stop()
+
+
+async def embedder_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One embedder for the whole process: the knowledge base, NLU and incident matching share it."""
+    settings = app[SETTINGS]
+    app[EMBEDDER] = await asyncio.to_thread(shared_embedder, settings.embedding_model, settings.embedding_threads)
+    yield
+
+
+@functools.cache
+def shared_embedder(spec: str, threads: int) -> Embedder:
+    """Loaded once per process (models are read-only), however many applications it serves."""
+    return load_embedder(spec, threads)
 
 
 async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -66,8 +88,19 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[DELIVERERS] = {}
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(bus_ctx)
+    app.cleanup_ctx.append(embedder_ctx)
+    app.cleanup_ctx.append(nlu_engine_ctx)
+    app.cleanup_ctx.append(kb_web.kb_ctx)
+    app.cleanup_ctx.append(handoff_web.tickets_ctx)
+    app.cleanup_ctx.append(handoff_web.breach_ctx)
+    app.cleanup_ctx.append(runtime.engine_ctx)
+    app.cleanup_ctx.append(runtime.telegram_ctx)
     system.routes.register(app)
     auth.routes.register(app)
+    runtime.routes.register(app)
+    app.add_subapp("/api/inbox", inbox_web.create_app())
+    app.add_subapp("/api/kb", kb_web.create_app())
+    app.add_subapp("/api", handoff_web.create_app())
     # Channels add their deliverers before the outbox worker starts.
     app.cleanup_ctx.append(delivery_ctx)
     return app

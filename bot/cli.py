@@ -171,7 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _package_commands() -> list[Callable[[Any], None]]:
     """Each package contributes its subcommands through a ``register(subparsers)`` function."""
-    registers: list[Callable[[Any], None]] = []
+    from handoff import cli as handoff_cli
+    from kb import cli as kb_cli
+    from nlu import cli as nlu_cli
+
+    registers: list[Callable[[Any], None]] = [nlu_cli.register, kb_cli.register, handoff_cli.register]
     return registers
 
 

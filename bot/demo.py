@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
 
 from core.db import SessionFactory, transaction
 from core.errors import NotFound
+from core.events import InProcessBus
 from core.operators import add_operator, get_operator
 from core.settings import Settings
+from core.uow import UnitOfWork
+from handoff.models import Team
+from kb.articles import import_articles
+from kb.importer import parse_path
+from kb.models import Article
+from kb.schemas import ArticleContent
+from kb.service import ensure_vectors
+from kb.vectors import FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,4 +49,49 @@ async def load_demo(factory: SessionFactory, settings: Settings) -> list[str]:
             except NotFound:
                 await add_operator(session, account.login, account.password, account.role, account.name)
                 done.append(f"operator {account.login} ({account.role})")
+    done.extend(await load_demo_teams(factory))
+    done.extend(await load_demo_knowledge_base(factory, settings))
     return done
+
+
+DEMO_TEAMS = (
+    ("first-line", "Первая линия"),
+    ("second-line", "Вторая линия"),
+    ("billing", "Биллинг"),
+)
+
+
+async def load_demo_teams(factory: SessionFactory) -> list[str]:
+    """The teams data/tickets.yml routes to and data/sla/escalation.yml escalates to."""
+    done: list[str] = []
+    async with transaction(factory) as session:
+        existing = set((await session.execute(select(Team.key))).scalars())
+        for key, name in DEMO_TEAMS:
+            if key not in existing:
+                session.add(Team(key=key, name=name))
+                done.append(f"team {key}")
+    return done
+
+
+async def load_demo_knowledge_base(factory: SessionFactory, settings: Settings) -> list[str]:
+    """Import data/kb when the knowledge base is empty, with its vectors: the server starts fully searchable."""
+    async with UnitOfWork(factory, InProcessBus()) as uow:
+        if await uow.session.scalar(select(func.count()).select_from(Article)):
+            return []
+        contents = await asyncio.to_thread(_demo_articles, settings.data_dir / "kb")
+        imported = await import_articles(uow, contents, None, note="demo")
+    from bot.app import shared_embedder
+
+    embedder = await asyncio.to_thread(shared_embedder, settings.embedding_model, settings.embedding_threads)
+    cache = _DEMO_VECTORS.setdefault(embedder.name, {})
+    await ensure_vectors(factory, embedder, cache=cache)
+    return [f"knowledge base: {len(imported)} articles"]
+
+
+@functools.cache
+def _demo_articles(folder: Path) -> list[ArticleContent]:
+    return parse_path(folder)
+
+
+# Demo passages embedded once per process: the tests load the demo into a fresh database many times.
+_DEMO_VECTORS: dict[str, dict[str, FloatArray]] = {}

@@ -235,3 +235,6 @@ class Message(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
+    # Inbound only: when the bot finished its turn for this message. A message stored but never handled
+    # (the worker died in between) is found by this column and handled on restart.
+    handled_at: Mapped[datetime | None] = mapped_column()

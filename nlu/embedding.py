@@ -240,9 +240,7 @@ class ConcatEmbedder:
         self.name = "+".join(p.name for p in self.parts)
 
     def _combine(self, blocks: list[FloatArray]) -> FloatArray:
-        return _normalise(
-            np.concatenate([w * b for w, b in zip(self.weights, blocks, strict=True)], axis=1), self.dim
-        )
+        return _normalise(np.concatenate([w * b for w, b in zip(self.weights, blocks, strict=True)], axis=1), self.dim)
 
     def embed_queries(self, texts: Sequence[str]) -> FloatArray:
         return self._combine([p.embed_queries(texts) for p in self.parts])

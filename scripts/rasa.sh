@@ -1,18 +1,13 @@
 #!/usr/bin/env bash
-# Rasa Open Source 3.6.21 side of Frontline: a separate NLU server (Python 3.10) behind the HTTP adapter.
-#
-#   scripts/rasa.sh install        create .rasa-venv (pyenv 3.10.13) and pip install rasa==3.6.21 (no-op when present)
-#   scripts/rasa.sh train [--force] train data/nlu/*.yml with nlu/rasa/config.yml -> var/rasa/models/frontline-nlu.tar.gz
-#                                  (skipped when the hash of data + config is unchanged)
-#   scripts/rasa.sh serve [PORT]   run the server in the foreground (default port 5005)
-#   scripts/rasa.sh start [PORT]   run it in the background (pidfile var/rasa/rasa.pid, log var/rasa/rasa.log)
-#                                  and wait until it answers (up to RASA_START_TIMEOUT=120 s)
-#   scripts/rasa.sh stop           stop the background server
-#   scripts/rasa.sh status         print whether the background server runs and answers
-#
-# Environment (all optional): RASA_PYTHON (a python3.10 to build the venv with), RASA_HOST (default 127.0.0.1),
-# RASA_PORT (default 5005), RASA_AUTH_TOKEN (passed as --auth-token), RASA_NLU_DATA (default data/nlu),
-# RASA_START_TIMEOUT (default 120).
+# Rasa Open Source 3.6.21 (Python 3.10): Frontline's NLU server, behind the HTTP adapter.
+#   install          .rasa-venv from pyenv 3.10.13 + rasa==3.6.21 (no-op when present)
+#   train [--force]  data/nlu/*.yml + nlu/rasa/config.yml -> var/rasa/models/frontline-nlu.tar.gz
+#                    (skipped while the hash of data and config is unchanged)
+#   serve [PORT]     foreground server (port 5005)
+#   start [PORT]     background server (var/rasa/rasa.pid, var/rasa/rasa.log); waits until it answers
+#   stop | status
+# Optional env: RASA_PYTHON, RASA_HOST (127.0.0.1), RASA_PORT (5005), RASA_AUTH_TOKEN,
+# RASA_NLU_DATA (data/nlu), RASA_START_TIMEOUT (120 s).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,10 +32,12 @@ START_TIMEOUT="${RASA_START_TIMEOUT:-120}"
 export RASA_TELEMETRY_ENABLED=false
 export SQLALCHEMY_SILENCE_UBER_WARNING=1
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-# Rasa's training cache defaults to ./.rasa/cache; keep it with the other runtime state.
+# Training cache (default ./.rasa/cache) lives with the other runtime state.
 export RASA_CACHE_DIRECTORY="${RASA_CACHE_DIRECTORY:-$ROOT/$STATE_DIR/cache}"
 # matplotlib (imported by rasa) wants a writable config dir; do not depend on HOME.
 export MPLCONFIGDIR="${MPLCONFIGDIR:-$ROOT/$STATE_DIR/mpl}"
+# keras writes ~/.keras unless told otherwise (rasa still writes ~/.config/rasa/global.yml once).
+export KERAS_HOME="${KERAS_HOME:-$ROOT/$STATE_DIR/keras}"
 
 log() { printf 'rasa.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -64,7 +61,6 @@ venv_ok() {
 }
 
 rasa_installed_version() {
-    # `rasa --version` prints "Rasa Version      :         3.6.21" among other lines.
     [[ -x "$RASA_BIN" ]] || return 0
     "$RASA_BIN" --version 2>/dev/null | awk -F: '/^Rasa Version/ {gsub(/[ \t]/, "", $2); print $2}' || true
 }
@@ -98,7 +94,6 @@ require_rasa() {
 
 # ---------------------------------------------------------------- train
 data_files() {
-    # Sorted, so the hash does not depend on directory order.
     find "$NLU_DATA" -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) -print | LC_ALL=C sort
 }
 
@@ -120,6 +115,8 @@ cmd_train() {
     [[ -d "$NLU_DATA" ]] || die "$NLU_DATA missing"
     [[ -n "$(data_files)" ]] || die "no *.yml in $NLU_DATA"
     mkdir -p "$MODEL_DIR"
+    exec 9>"$STATE_DIR/train.lock"  # one training at a time; the next caller then finds it up to date
+    flock 9
     local hash
     hash="$(inputs_hash)"
     if [[ $force -eq 0 && -f "$MODEL" && -f "$HASH_FILE" && "$(cat "$HASH_FILE")" == "$hash" ]]; then
@@ -127,14 +124,13 @@ cmd_train() {
         return 0
     fi
     log "training $MODEL from $NLU_DATA with $CONFIG"
-    local start=$SECONDS
+    local start=$SECONDS tmp="$MODEL_DIR/.train-$$"
+    rm -rf "$tmp"
+    "$RASA_BIN" train nlu --config "$CONFIG" --nlu "$NLU_DATA" --out "$tmp" --fixed-model-name "$MODEL_NAME"
+    [[ -f "$tmp/$MODEL_NAME.tar.gz" ]] || die "training finished but no model in $tmp"
     rm -f "$HASH_FILE"
-    "$RASA_BIN" train nlu \
-        --config "$CONFIG" \
-        --nlu "$NLU_DATA" \
-        --out "$MODEL_DIR" \
-        --fixed-model-name "$MODEL_NAME"
-    [[ -f "$MODEL" ]] || die "training finished but $MODEL is missing"
+    mv -f "$tmp/$MODEL_NAME.tar.gz" "$MODEL"  # atomic: a starting server never sees half a file
+    rm -rf "$tmp"
     echo "$hash" > "$HASH_FILE"
     log "trained in $((SECONDS - start)) s: $MODEL ($(du -h "$MODEL" | cut -f1))"
 }
@@ -161,7 +157,6 @@ cmd_serve() {
 }
 
 running_pid() {
-    # Prints the pid of the background server if the pidfile names a live rasa process.
     [[ -f "$PID_FILE" ]] || return 1
     local pid
     pid="$(cat "$PID_FILE")"
@@ -253,7 +248,7 @@ cmd_status() {
 }
 
 usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
@@ -271,4 +266,6 @@ main() {
     esac
 }
 
-main "$@"
+# Keep the call on the last line, after an all-# line: bash reads a script while running it.
+############################################################################################################################################################################################################################
+main "$@"; exit

@@ -98,8 +98,9 @@ def make_tokenizer(lang: str, mode: str) -> Callable[[str], list[str]]:
     raise ValueError(mode)
 
 
-def bm25_scores(docs: list[str], queries: list[str], tok: Callable[[str], list[str]],
-                k1: float = 1.2, b: float = 0.75) -> np.ndarray:
+def bm25_scores(
+    docs: list[str], queries: list[str], tok: Callable[[str], list[str]], k1: float = 1.2, b: float = 0.75
+) -> np.ndarray:
     import bm25s
 
     r = bm25s.BM25(k1=k1, b=b)
@@ -158,15 +159,17 @@ def lr_scores(q: np.ndarray, var: np.ndarray, var_lab: np.ndarray, c: float = 10
 def main() -> None:
     t_start = time.perf_counter()
     en, ru = Data("en"), Data("ru")
-    is_var, lab, qrows = split(en.labels, en.idx)
+    is_var, _lab, qrows = split(en.labels, en.idx)
     var_keys = [(en.labels[i], en.idx[i]) for i in np.flatnonzero(is_var)]
     q_keys_all = [(en.labels[i], en.idx[i]) for i in qrows]
     perm = np.random.default_rng(1).permutation(len(q_keys_all))
     tune_keys = [q_keys_all[i] for i in perm[:N_TUNE]]
     val_keys = [q_keys_all[i] for i in perm[N_TUNE : N_TUNE + N_VAL]]
     rest_keys = [q_keys_all[i] for i in perm[N_TUNE:]]
-    print(f"variants {len(var_keys)}, queries {len(q_keys_all)}: tune {len(tune_keys)}, val {len(val_keys)}, "
-          f"rest {len(rest_keys)}")
+    print(
+        f"variants {len(var_keys)}, queries {len(q_keys_all)}: tune {len(tune_keys)}, val {len(val_keys)}, "
+        f"rest {len(rest_keys)}"
+    )
     models = sys.argv[1:] or ["use", "e5"]
 
     def rows(d: Data, keys: list[tuple[int, int]]) -> np.ndarray:
@@ -195,8 +198,10 @@ def main() -> None:
         for name in res["val"]:
             if name == "_y":
                 continue
-            print(f"{name:12s} tune {r1(res['tune'][name], res['tune']['_y']):.3f}  "
-                  f"val {r1(res['val'][name], res['val']['_y']):.3f}  rest {r1(res['rest'][name], res['rest']['_y']):.3f}")
+            print(
+                f"{name:12s} tune {r1(res['tune'][name], res['tune']['_y']):.3f}  "
+                f"val {r1(res['val'][name], res['val']['_y']):.3f}  rest {r1(res['rest'][name], res['rest']['_y']):.3f}"
+            )
     print(f"total {time.perf_counter() - t_start:.0f}s")
 
 

@@ -25,9 +25,9 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-def error_response(status: int, code: str, message: str, **details: Any) -> web.Response:
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=details))
-    return web.Response(text=body.model_dump_json(), status=status, content_type="application/json")
+def error_response(http_status: int, code: str, message: str, details: dict[str, Any] | None = None) -> web.Response:
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=details or {}))
+    return web.Response(text=body.model_dump_json(), status=http_status, content_type="application/json")
 
 
 def wants_json(request: web.Request) -> bool:
@@ -39,7 +39,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except FrontlineError as exc:
-        return error_response(exc.status, exc.code, exc.message, **exc.details)
+        return error_response(exc.status, exc.code, exc.message, exc.details)
     except web.HTTPException as exc:
         if exc.status < 400 or not wants_json(request):
             raise

@@ -117,9 +117,7 @@ class Calendar:
     overrides: Mapping[date, tuple[WorkInterval, ...]] = field(default_factory=dict)
     always_open: bool = False
     # Lazily filled caches; excluded from equality so two equal definitions stay equal.
-    _holiday_years: dict[int, frozenset[date]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _holiday_years: dict[int, frozenset[date]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _spans: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -128,9 +126,7 @@ class Calendar:
         if len(self.weekly) != 7:
             raise ValueError(f"calendar {self.name!r}: weekly template needs 7 days, got {len(self.weekly)}")
         object.__setattr__(self, "weekly", tuple(check_intervals(day) for day in self.weekly))
-        object.__setattr__(
-            self, "overrides", {day: check_intervals(ivs) for day, ivs in self.overrides.items()}
-        )
+        object.__setattr__(self, "overrides", {day: check_intervals(ivs) for day, ivs in self.overrides.items()})
         if not self.always_open and not any(self.weekly):
             raise ValueError(f"calendar {self.name!r} has no working time in its weekly template")
         if self.holiday_country is not None:
@@ -157,9 +153,7 @@ class Calendar:
             if self.holiday_country is None:
                 cached = frozenset()
             else:
-                table = holidays.country_holidays(
-                    self.holiday_country, subdiv=self.holiday_subdiv, years=year
-                )
+                table = holidays.country_holidays(self.holiday_country, subdiv=self.holiday_subdiv, years=year)
                 cached = frozenset(table.keys())
             self._holiday_years[year] = cached
         return cached
@@ -321,9 +315,7 @@ def _merge_pauses(pauses: Sequence[Pause], floor: datetime) -> list[tuple[dateti
     return merged
 
 
-def elapsed_business_minutes(
-    calendar: Calendar, start: datetime, now: datetime, pauses: Sequence[Pause] = ()
-) -> int:
+def elapsed_business_minutes(calendar: Calendar, start: datetime, now: datetime, pauses: Sequence[Pause] = ()) -> int:
     """Whole minutes of working time from ``start`` to ``now`` with the clock stopped during pauses.
 
     An open pause (``until=None``) runs up to ``now``. Pauses may overlap; overlaps count once.
@@ -337,9 +329,7 @@ def elapsed_business_minutes(
     return _whole_minutes(total)
 
 
-def due_with_pauses(
-    calendar: Calendar, start: datetime, minutes: int, pauses: Sequence[Pause] = ()
-) -> datetime | None:
+def due_with_pauses(calendar: Calendar, start: datetime, minutes: int, pauses: Sequence[Pause] = ()) -> datetime | None:
     """When ``minutes`` of un-paused working time after ``start`` run out, in the calendar's zone.
 
     Returns ``None`` while the clock is stopped: there is an open pause and the target was not

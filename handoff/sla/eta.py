@@ -87,11 +87,7 @@ def eta_data(due: datetime, tz: str, language: Language) -> Eta:
 
 def _names(names: Mapping[str, object], key: str, count: int) -> Sequence[str]:
     value = names.get(key)
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != count
-        or not all(isinstance(v, str) for v in value)
-    ):
+    if not isinstance(value, list | tuple) or len(value) != count or not all(isinstance(v, str) for v in value):
         raise ValueError(f"template key {key!r} must be a list of {count} strings")
     return value
 

@@ -39,9 +39,7 @@ def test_structured_value() -> None:
 def test_other_zones_show_the_offset_and_their_own_date() -> None:
     late = datetime(2025, 11, 28, 22, 30, tzinfo=MSK)
     assert format_eta(late, "Asia/Vladivostok", "ru", names("ru")) == "до субботы, 29 ноября, 05:30 (UTC+10)"
-    assert (
-        format_eta(late, "Asia/Yekaterinburg", "en", names("en")) == "by Saturday, 29 November, 00:30 UTC+5"
-    )
+    assert format_eta(late, "Asia/Yekaterinburg", "en", names("en")) == "by Saturday, 29 November, 00:30 UTC+5"
     assert eta_data(late, "Asia/Kolkata", "en").tz == "UTC+5:30"
     assert eta_data(late, "America/St_Johns", "en").tz == "UTC-3:30"
     assert eta_data(late, "UTC", "ru").tz == "UTC"
@@ -57,18 +55,16 @@ def test_every_weekday_and_month_name_is_used() -> None:
             for month in range(1, 13)
         }
         assert seen == set(table["eta.months"])
-    assert eta_values(datetime(2026, 11, 30, 12, tzinfo=MSK), "Europe/Moscow", "ru", names("ru"))[
-        "weekday"
-    ] == ("понедельника")
+    assert eta_values(datetime(2026, 11, 30, 12, tzinfo=MSK), "Europe/Moscow", "ru", names("ru"))["weekday"] == (
+        "понедельника"
+    )
 
 
 def test_values_render_with_jinja2_too() -> None:
     # The project's Templates.render is Jinja2; eta_values plugs into it and agrees with format_eta.
     for language in ("ru", "en"):
         table = names(language)
-        rendered = jinja2.Template(table[FORMAT_KEY]).render(
-            **eta_values(FRIDAY_2PM, "Europe/Moscow", language, table)
-        )
+        rendered = jinja2.Template(table[FORMAT_KEY]).render(**eta_values(FRIDAY_2PM, "Europe/Moscow", language, table))
         assert rendered == format_eta(FRIDAY_2PM, "Europe/Moscow", language, table)
 
 

@@ -46,9 +46,7 @@ def weekdays(*intervals: str) -> tuple[tuple[WorkInterval, ...], ...]:
 MOSCOW = load_calendars(DATA / "sla" / "calendars.yml")["moscow-business"]
 SPLIT = Calendar(name="split", tz=MSK, weekly=weekdays("09:00-13:00", "14:00-18:00"))
 BERLIN_OFFICE = Calendar(name="berlin", tz=BERLIN, weekly=weekdays("09:00-18:00"), holiday_country="DE")
-BERLIN_ALL_DAY = Calendar(
-    name="berlin-all-day", tz=BERLIN, weekly=(tuple([WorkInterval.parse("00:00-24:00")]),) * 7
-)
+BERLIN_ALL_DAY = Calendar(name="berlin-all-day", tz=BERLIN, weekly=(tuple([WorkInterval.parse("00:00-24:00")]),) * 7)
 ALWAYS = Calendar.twenty_four_seven("24x7", MSK)
 
 
@@ -126,10 +124,7 @@ def test_berlin_office_across_spring_dst_change() -> None:
     due = add_business_minutes(BERLIN_OFFICE, berlin(2026, 3, 27, 17, 0), 120)
     assert due == berlin(2026, 3, 30, 10, 0)
     assert due.utcoffset() == timedelta(hours=2)
-    assert (
-        business_minutes_between(BERLIN_OFFICE, berlin(2026, 3, 27, 9, 0), berlin(2026, 3, 30, 18, 0))
-        == 18 * 60
-    )
+    assert business_minutes_between(BERLIN_OFFICE, berlin(2026, 3, 27, 9, 0), berlin(2026, 3, 30, 18, 0)) == 18 * 60
 
 
 def test_business_minutes_are_real_minutes_across_dst() -> None:
@@ -250,18 +245,16 @@ def test_elapsed_counts_overlapping_pauses_once() -> None:
 
 def test_pause_ending_before_it_starts_is_refused() -> None:
     with pytest.raises(ValueError, match="pauses\\[0\\]"):
-        due_with_pauses(
-            MOSCOW, msk(2026, 11, 30, 9, 0), 60, [(msk(2026, 11, 30, 12, 0), msk(2026, 11, 30, 11, 0))]
-        )
+        due_with_pauses(MOSCOW, msk(2026, 11, 30, 9, 0), 60, [(msk(2026, 11, 30, 12, 0), msk(2026, 11, 30, 11, 0))])
 
 
 # --- laws -----------------------------------------------------------------------------------------
 
 CALENDARS = st.sampled_from([MOSCOW, SPLIT, BERLIN_OFFICE, BERLIN_ALL_DAY, ALWAYS])
 # Around the Russian New Year holidays and both 2026 Berlin DST changes.
-INSTANTS = st.datetimes(
-    min_value=datetime(2026, 3, 20), max_value=datetime(2027, 1, 20), timezones=st.just(UTC)
-).map(lambda value: value.replace(second=0, microsecond=0))
+INSTANTS = st.datetimes(min_value=datetime(2026, 3, 20), max_value=datetime(2027, 1, 20), timezones=st.just(UTC)).map(
+    lambda value: value.replace(second=0, microsecond=0)
+)
 MINUTES = st.integers(min_value=0, max_value=80 * 60)
 LAWS = settings(max_examples=150, deadline=None)
 
@@ -277,9 +270,7 @@ def test_monotonic_in_minutes(calendar: Calendar, start: datetime, a: int, b: in
 
 @LAWS
 @given(CALENDARS, INSTANTS, MINUTES, MINUTES)
-def test_additive_when_the_second_step_is_positive(
-    calendar: Calendar, start: datetime, a: int, b: int
-) -> None:
+def test_additive_when_the_second_step_is_positive(calendar: Calendar, start: datetime, a: int, b: int) -> None:
     # add(t, a) may stop exactly at an interval end; add(., 0) would then jump to the next start,
     # so the law is: add(add(t, a), b) == add(t, a + b) for b > 0, and for b == 0 the left side is
     # next_working_instant(add(t, a)).

@@ -1,0 +1,379 @@
+"""Knowledge-base retrieval benchmark: prints ONE JSON object keyed by set, then method.
+
+Sets (see bench/_sets.py for the protocols): banking77-en, banking77-ru, banking77-ru-en (BANKING77 as FAQ),
+xquad-en, xquad-ru, xquad-ru-en (question → paragraph), demo-ru, demo-en (the demo KB, with off-topic
+questions). Methods: ``dense`` (dense features only), ``bm25`` (BM25 only), ``fused`` (all); each set's
+weights are fitted on its tuning split and reported on its held-out split; ``centroid`` (cosine to the mean of
+the variants, or to the best paragraph chunk) is the untrained reference. Demo sets also report
+``unknown`` (off-topic → unknown band, precision/recall) and ``answer`` (precision and share of the answer
+band) at the thresholds calibrated on kb_demo_tune.yml. Then query latency through ``SearchIndex.search``
+(embedding included), demo index build time and RSS, and a 10,000-article synthetic scale run.
+
+    .venv/bin/python bench/kb_retrieval.py [--embedder use] [--quick] [--set banking77-en=PATH ...]
+        [--sets demo-ru,demo-en] [--write-thresholds]
+
+Set paths (``--set NAME=PATH``): banking77-en (train.csv; test.csv beside it is used when present),
+banking77-ru (banking77_ru.json; its "test" split when present), xquad-en, xquad-ru (SQuAD JSON), demo-kb
+(folder of <slug>.<lang>.md), demo-tune, demo-test (YAML question lists).
+Embeddings are cached per text under /tmp/frontline-kb-emb (FRONTLINE_KB_EMB_CACHE) except for timing.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._embcache import CachedEmbedder  # noqa: E402
+from bench._sets import DEFAULT_PATHS, REPO, Query, RetrievalSet, banking77, demo, xquad  # noqa: E402
+from kb.search.calibration import calibrate  # noqa: E402
+from kb.search.fusion import DEFAULT_WEIGHTS, base_name, fit_weights, weight_vector  # noqa: E402
+from kb.search.index import Band, Document, Scored, SearchIndex, Thresholds  # noqa: E402
+from kb.search.text import tokenize  # noqa: E402
+from nlu.embedding import load_embedder  # noqa: E402
+
+ALL_SETS = (
+    "banking77-en",
+    "banking77-ru",
+    "banking77-ru-en",
+    "xquad-en",
+    "xquad-ru",
+    "xquad-ru-en",
+    "demo-ru",
+    "demo-en",
+)
+
+
+def log(*a: object) -> None:
+    print(*a, file=sys.stderr, flush=True)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def load_set(name: str, paths: dict[str, Path]) -> RetrievalSet:
+    if name.startswith("banking77-"):
+        q, _, a = name.removeprefix("banking77-").partition("-")
+        return banking77(q, a or q, paths["banking77-en"], paths["banking77-ru"])
+    if name.startswith("xquad-"):
+        q, _, a = name.removeprefix("xquad-").partition("-")
+        return xquad(q, a or q, paths["xquad-en"], paths["xquad-ru"])
+    if name.startswith("demo-"):
+        return demo(name.removeprefix("demo-"), paths["demo-kb"], paths["demo-tune"], paths["demo-test"])
+    raise SystemExit(f"unknown set {name}")
+
+
+def metrics(ranked: list[list[str]], truth: list[str]) -> dict[str, float]:
+    r1 = r3 = mrr = 0.0
+    for keys, t in zip(ranked, truth, strict=True):
+        if keys[:1] == [t]:
+            r1 += 1
+        if t in keys[:3]:
+            r3 += 1
+        if t in keys:
+            mrr += 1 / (keys.index(t) + 1)
+    n = max(len(truth), 1)
+    return {"recall@1": round(r1 / n, 4), "recall@3": round(r3 / n, 4), "mrr": round(mrr / n, 4)}
+
+
+class Prepared:
+    """A set's index plus its queries embedded, tokenised and scored once (z-scores do not depend on weights)."""
+
+    def __init__(self, s: RetrievalSet, emb: CachedEmbedder, max_candidates: int = 256) -> None:
+        self.set = s
+        self.index = SearchIndex(emb, max_candidates=max_candidates)
+        self.index.upsert_many(s.docs)
+        self.by_id = {d.article_id: d for d in s.docs}
+        self.tune = self._score(s.tune, emb)
+        self.test = self._score(s.test, emb)
+
+    def _score(self, queries: list[Query], emb: CachedEmbedder) -> list[tuple[Query, Scored]]:
+        kept = [(q, SearchIndex.prepare_query(q.text)) for q in queries]
+        kept2 = [(q, t) for q, t in kept if t is not None]
+        vecs = emb.embed_queries([t for _, t in kept2])
+        return [(q, self.index.score(v, tokenize(t))) for (q, t), v in zip(kept2, vecs, strict=True)]
+
+    def key(self, article_id: int) -> str:
+        d = self.by_id[article_id]
+        return d.key or f"#{d.article_id}"
+
+    def fit(self, features: tuple[str, ...]) -> dict[str, float]:
+        cols = [self.index.features.index(f) for f in features]
+        zs, targets = [], []
+        for q, sc in self.tune:
+            if q.key is None:
+                continue
+            slots = [self.index.slot_of(d.article_id) for d in self.set.docs if (d.key or "") == q.key]
+            where = [i for i, s in enumerate(sc.slots.tolist()) if s in slots]
+            # the version in the query's language when there are translations
+            lang = [i for i in where if self.index.article_of_slot(int(sc.slots[i])).language == q.language]
+            zs.append(sc.z[:, cols])
+            targets.append((lang or where or [-1])[0])
+        prior = {f: DEFAULT_WEIGHTS.get(base_name(f), 0.0) for f in features}
+        return fit_weights(zs, targets, prior=prior, features=features, l2=0.01)
+
+    def evaluate(self, weights: dict[str, float], th: Thresholds | None = None) -> dict[str, Any]:
+        w = weight_vector({f: weights.get(f, 0.0) for f in self.index.features}, self.index.features)
+        th = th or Thresholds(weights=weights)
+        ranked, truth = [], []
+        bands: list[tuple[Query, Band, bool]] = []
+        for q, sc in self.test:
+            sc2 = Scored(sc.slots, sc.raw, sc.z, sc.z @ w)
+            hits = self.index.rank_with(sc2, q.language, 10, th)
+            keys = [self.key(h.article_id) for h in hits]
+            if q.key is not None:
+                ranked.append(keys)
+                truth.append(q.key)
+            bands.append((q, hits[0].band if hits else Band.UNKNOWN, bool(keys) and keys[0] == q.key))
+        out: dict[str, Any] = metrics(ranked, truth)
+        out["_bands"] = bands
+        return out
+
+
+def bands_report(bands: list[tuple[Query, Band, bool]]) -> dict[str, dict[str, float]]:
+    off = np.array([q.key is None for q, _, _ in bands])
+    unk = np.array([b is Band.UNKNOWN for _, b, _ in bands])
+    ans = np.array([b is Band.ANSWER for _, b, _ in bands])
+    ok = np.array([c for _, _, c in bands])
+    return {
+        "unknown": {
+            "precision": round(float(off[unk].mean()) if unk.any() else 1.0, 4),
+            "recall": round(float(unk[off].mean()) if off.any() else 1.0, 4),
+            "n_off_topic": int(off.sum()),
+        },
+        "answer": {
+            "precision": round(float(ok[ans].mean()) if ans.any() else 1.0, 4),
+            "share_of_in_scope": round(float(ans[~off].mean()) if (~off).any() else 0.0, 4),
+        },
+        "suggest_or_answer_recall@1_in_scope": {"value": round(float((~unk & ok)[~off].mean()), 4)},
+    }
+
+
+def run_set(
+    name: str,
+    paths: dict[str, Path],
+    emb: CachedEmbedder,
+    quick: bool,
+    demo_th: dict[str, Any],
+    max_candidates: int = 256,
+) -> dict[str, Any]:
+    s = load_set(name, paths)
+    if quick:
+        rng = np.random.default_rng(3)
+        s.test = [s.test[i] for i in sorted(rng.permutation(len(s.test))[:300])]
+        s.tune = [s.tune[i] for i in sorted(rng.permutation(len(s.tune))[:300])]
+    t0 = time.perf_counter()
+    p = Prepared(s, emb, max_candidates)
+    log(
+        f"[{name}] {len(s.docs)} articles, tune {len(s.tune)}, test {len(s.test)} ({s.eval_split})",
+        f"{time.perf_counter() - t0:.1f}s",
+    )
+    result: dict[str, Any] = {}
+    fitted = {
+        "dense": p.fit(tuple(f for f in p.index.features if f != "bm25")),
+        "bm25": {"bm25": 1.0},
+        "fused": p.fit(p.index.features),
+        # reference: cosine to the mean of the variants (or the best answer chunk when there are none)
+        "centroid": {
+            f: (1.0 if base_name(f) == "cent" else 0.01) for f in p.index.features if base_name(f) in ("cent", "body")
+        },
+    }
+    th: Thresholds | None = None
+    if name.startswith("demo-"):
+        if "th" not in demo_th:
+            # one calibration on the whole tuning file (both languages), shared by demo-ru and demo-en
+            in_scope, off_topic = [], []
+            by_key = {(d.key, d.language): d.article_id for d in s.docs}
+            for q in s.tune:
+                if q.key is None:
+                    off_topic.append((q.text, q.language))
+                else:
+                    in_scope.append((q.text, q.language, by_key[(q.key, q.language)]))
+            demo_th["th"] = calibrate(p.index, in_scope, off_topic)
+        th = demo_th["th"]
+        fitted["fused"] = dict(th.weights)
+    for method, weights in fitted.items():
+        ev = p.evaluate(weights, th if method == "fused" else None)
+        bands = ev.pop("_bands")
+        result[method] = ev
+        if method == "fused" and th is not None:
+            result.update(bands_report(bands))
+    result["info"] = {
+        "articles": len(s.docs),
+        "tune": len(s.tune),
+        "reported": len(s.test),
+        "split": s.eval_split,
+        "weights": {m: w for m, w in fitted.items() if m in ("dense", "fused")},
+    }
+    log(f"[{name}] " + json.dumps({m: result[m]["recall@1"] for m in ("dense", "bm25", "fused")}))
+    emb.save()
+    return result
+
+
+def latency(paths: dict[str, Path], spec: str, threads: int, th: Thresholds | None, quick: bool) -> dict[str, Any]:
+    """Demo index built with the real embedder (no cache); query latency of search(), embedding included."""
+    emb = load_embedder(spec, threads=threads)
+    s = demo(None, paths["demo-kb"], paths["demo-tune"], paths["demo-test"])
+    t0 = time.perf_counter()
+    index = SearchIndex(emb, th)
+    index.upsert_many(s.docs)
+    build = time.perf_counter() - t0
+    queries = [q.text for q in s.test] * (1 if quick else 3)
+    index.search(queries[0], "ru")
+    times = []
+    for q in queries:
+        t = time.perf_counter()
+        index.search(q, "ru")
+        times.append((time.perf_counter() - t) * 1000)
+    return {
+        "latency_ms": {
+            "p50": round(float(np.percentile(times, 50)), 2),
+            "p95": round(float(np.percentile(times, 95)), 2),
+        },
+        "index_build_s": round(build, 2),
+        "index_articles": len(index),
+        "rss_mb": rss_mb(),
+        "_emb": emb,
+    }
+
+
+def scale(emb: Any, n_articles: int, queries: list[str]) -> dict[str, Any]:
+    """Synthetic articles with precomputed vectors (as loaded from the database), real query embedding."""
+    rng = np.random.default_rng(5)
+    base = demo(None, DEFAULT_PATHS["demo-kb"], DEFAULT_PATHS["demo-tune"], DEFAULT_PATHS["demo-test"]).docs
+    words = sorted(
+        {w for d in base for w in (d.title + " " + " ".join(d.questions) + " " + d.body).split() if w.isalpha()}
+    )
+    dim = emb.dim
+    docs, vecs = [], []
+    probe = SearchIndex(emb)
+    for i in range(n_articles):
+        src = base[i % len(base)]
+        pick = rng.choice(len(words), 60)
+        body = " ".join(words[j] for j in pick[:50])
+        doc = Document(
+            100_000 + i,
+            src.language,
+            f"{src.title} {words[pick[50]]}",
+            tuple(f"{q} {words[pick[51 + j % 9]]}" for j, q in enumerate(src.questions[:6])),
+            body,
+            key=f"syn-{i}",
+        )
+        n = len(probe.passages(doc))
+        v = rng.standard_normal((n, dim)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        docs.append(doc)
+        vecs.append(v)
+    gc.collect()
+    before = rss_mb()
+    t0 = time.perf_counter()
+    index = SearchIndex(emb)
+    index.upsert_many(docs, vecs)
+    index.refresh()
+    build = time.perf_counter() - t0
+    index.search(queries[0], "ru")
+    times = []
+    for q in queries:
+        t = time.perf_counter()
+        index.search(q, "ru")
+        times.append((time.perf_counter() - t) * 1000)
+    after = rss_mb()
+    # one edited article: upsert, then the first query (which pays the BM25 delta rebuild)
+    edit = []
+    for j in range(5):
+        d = docs[j * 7]
+        t = time.perf_counter()
+        index.upsert(Document(d.article_id, d.language, d.title + " правка", d.questions, d.body, d.key), vecs[j * 7])
+        t1 = time.perf_counter()
+        index.search(queries[j], "ru")
+        edit.append(((t1 - t) * 1000, (time.perf_counter() - t1) * 1000))
+    t = time.perf_counter()
+    index._lexical.compact()
+    compact = time.perf_counter() - t
+    return {
+        "articles": len(index),
+        "passages": int(sum(len(v) for v in vecs)),
+        "query_p50_ms": round(float(np.percentile(times, 50)), 2),
+        "query_p95_ms": round(float(np.percentile(times, 95)), 2),
+        "build_s": round(build, 2),
+        "rss_mb": after,
+        "index_mb": round(after - before, 1),
+        "upsert_one_ms": round(float(np.median([e[0] for e in edit])), 2),
+        "first_query_after_edit_ms": round(float(np.median([e[1] for e in edit])), 2),
+        "bm25_full_rebuild_s": round(compact, 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--embedder", default="use", help="embedder spec (use | e5 | use+e5 | minilm | st:...)")
+    ap.add_argument("--threads", type=int, default=1, help="embedder threads")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=PATH", help="point a set at another file")
+    ap.add_argument("--sets", default=",".join(ALL_SETS), help="comma-separated sets to run")
+    ap.add_argument("--quick", action="store_true", help="small samples (smoke run)")
+    ap.add_argument(
+        "--max-candidates", type=int, default=256, help="articles scored in full per query (fewer: two stages)"
+    )
+    ap.add_argument("--scale", type=int, default=10_000, help="articles in the scale run (0 = skip)")
+    ap.add_argument(
+        "--write-thresholds", action="store_true", help="save the demo calibration to data/kb/thresholds.yml"
+    )
+    args = ap.parse_args()
+    paths = dict(DEFAULT_PATHS)
+    for item in args.set:
+        name, _, path = item.partition("=")
+        if name not in paths or not path:
+            raise SystemExit(f"--set {item}: expected one of {sorted(paths)}=PATH")
+        paths[name] = Path(path)
+    sets = [s for s in args.sets.split(",") if s]
+    out: dict[str, Any] = {"embedder": args.embedder}
+    emb = CachedEmbedder(load_embedder(args.embedder, threads=args.threads))
+    demo_th: dict[str, Any] = {}
+    for name in sets:
+        out[name] = run_set(name, paths, emb, args.quick, demo_th, args.max_candidates)
+        gc.collect()
+    th: Thresholds | None = demo_th.get("th")
+    if th is not None:
+        out["calibration"] = {"answer": th.answer, "suggest": th.suggest, **th.info}
+        if args.write_thresholds:
+            th.save(REPO / "data" / "kb" / "thresholds.yml", args.embedder)
+            log(f"thresholds for {args.embedder} written to data/kb/thresholds.yml")
+    emb.save()
+    del emb
+    gc.collect()
+    lat = latency(paths, args.embedder, args.threads, th, args.quick)
+    real = lat.pop("_emb")
+    out.update(lat)
+    if args.scale:
+        n = 2000 if args.quick else args.scale
+        qs = [q.text for q in demo_queries_all(paths)][: 100 if args.quick else 300]
+        out[f"scale_{n // 1000}k"] = scale(real, n, qs)
+    print(json.dumps(out, ensure_ascii=False))
+
+
+def demo_queries_all(paths: dict[str, Path]) -> list[Query]:
+    from bench._sets import demo_queries
+
+    return demo_queries(paths["demo-test"]) + demo_queries(paths["demo-tune"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Conversation turns through the real aiogram stack and the Bot API stand-in, per database.
+
+Many customers write at once; each message goes update → poller → store → NLU → knowledge base →
+reply stored → delivered. Reported: latency from the inbound message stored to its first reply stored
+(from the database's own timestamps), and sustained throughput (messages answered per second).
+
+    .venv/bin/python bench/turns.py [--chats 40] [--messages 10] [--backends sqlite,postgresql]
+
+Prints one JSON object keyed by database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import select, text
+
+from core.db import create_engine
+from core.migrate import upgrade
+from core.models import Direction, Message
+from core.web.keys import SESSIONS
+from tests.bot.harness import desk_settings, start_desk
+from tests.support.botapi import BotApiStandIn
+
+QUESTIONS = [
+    "не работает интернет с утра",
+    "как оплатить картой?",
+    "как поменять пароль от вайфая",
+    "здравствуйте",
+    "сколько стоит тариф люкс",
+    "how do I pay by card?",
+    "my wifi keeps dropping",
+    "спасибо",
+    "как подключить автоплатёж",
+    "where can I find my contract number",
+]
+PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else 0.0
+
+
+async def pg_admin(statement: str) -> None:
+    engine = create_engine(PG_ADMIN)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
+async def run_backend(url: str, chats: int, messages: int, var: Path) -> dict[str, Any]:
+    await asyncio.to_thread(upgrade, url)
+    async with BotApiStandIn() as standin:
+        desk = await start_desk(desk_settings(url, var, standin), standin)
+        try:
+            # Warm-up: one turn so lazy loading is not measured.
+            await desk.say(1, "привет")
+            started = time.perf_counter()
+            for round_ in range(messages):
+                for chat in range(chats):
+                    question = QUESTIONS[(chat + round_) % len(QUESTIONS)]
+                    standin.push_update(standin.make_text_update(10_000 + chat, 10_000 + chat, question))
+            await desk.settle(timeout=600)
+            elapsed = time.perf_counter() - started
+            latencies: list[float] = []
+            async with desk.app[SESSIONS]() as session:
+                rows = (await session.execute(select(Message).order_by(Message.conversation_id, Message.seq))).scalars()
+                pending_in: dict[int, Message] = {}
+                for m in rows:
+                    if m.chat_id == "1":
+                        continue
+                    if m.direction is Direction.INBOUND:
+                        pending_in[m.conversation_id] = m
+                    elif m.conversation_id in pending_in:
+                        inbound = pending_in.pop(m.conversation_id)
+                        latencies.append((m.created_at - inbound.created_at).total_seconds() * 1000)
+            total = chats * messages
+            return {
+                "turn_ms": {"p50": pct(latencies, 0.5), "p95": pct(latencies, 0.95), "max": pct(latencies, 1.0)},
+                "msgs_per_s": round(total / elapsed, 1),
+                "messages": total,
+                "answered": len(latencies),
+                "chats": chats,
+            }
+        finally:
+            await desk.client.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chats", type=int, default=40)
+    parser.add_argument("--messages", type=int, default=10)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        var = Path(tmp)
+        for backend in args.backends.split(","):
+            if backend == "sqlite":
+                url = f"sqlite+aiosqlite:///{var / 'bench.db'}"
+                result["sqlite"] = await run_backend(url, args.chats, args.messages, var)
+            elif backend == "postgresql":
+                name = f"frontline_bench_{uuid.uuid4().hex[:8]}"
+                await pg_admin(f'CREATE DATABASE "{name}"')
+                try:
+                    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+                    result["postgresql"] = await run_backend(url, args.chats, args.messages, var)
+                finally:
+                    await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

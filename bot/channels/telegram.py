@@ -1,0 +1,311 @@
+"""The Telegram channel (aiogram 3): translate updates into inbound messages, deliver stored replies.
+
+Updates are acknowledged to Telegram only after the message is stored: the poller advances ``offset``
+past an update once its inbound message is committed, and the webhook answers 200 only then. A crash
+in between makes Telegram send the update again, and the store's deduplication makes that harmless —
+so no message is silently lost and none is handled twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.types import Message as TgMessage
+from pydantic import ValidationError
+
+from bot.engine.engine import ConversationEngine
+from core.errors import FrontlineError
+from core.models import Message
+from core.outbox import PermanentDeliveryError, TransientDeliveryError
+from core.store import InboundMessage
+from kb.markdown import render_for_channel
+
+log = logging.getLogger(__name__)
+TELEGRAM_LIMIT = 4096
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+def _language(code: str | None) -> str | None:
+    if not code:
+        return None
+    return "ru" if code.split("-")[0] in ("ru", "uk", "be", "kk") else "en"
+
+
+def translate_message(message: TgMessage) -> InboundMessage | None:
+    """A Telegram message as an inbound message; None for service messages we do not store."""
+    user = message.from_user
+    if user is None or user.is_bot:
+        return None
+    attachments: list[dict[str, Any]] = []
+    meta: dict[str, Any] = {}
+    if message.sticker is not None:
+        meta["kind"] = "sticker"
+        attachments.append({"type": "sticker", "emoji": message.sticker.emoji, "file_id": message.sticker.file_id})
+    if message.document is not None:
+        doc = message.document
+        attachments.append(
+            {
+                "type": "document",
+                "file_id": doc.file_id,
+                "name": doc.file_name,
+                "mime": doc.mime_type,
+                "size": doc.file_size,
+            }
+        )
+    if message.photo:
+        best = message.photo[-1]
+        attachments.append({"type": "photo", "file_id": best.file_id, "size": best.file_size})
+    for kind in ("voice", "video", "audio", "video_note", "location", "contact"):
+        if getattr(message, kind, None) is not None:
+            attachments.append({"type": kind})
+    text = message.text or message.caption or ""
+    if not text and not attachments:
+        return None  # joins, pins, migrations and other service messages
+    return InboundMessage(
+        channel="telegram",
+        external_user_id=str(user.id),
+        chat_id=str(message.chat.id),
+        channel_message_id=str(message.message_id),
+        text=text,
+        attachments=attachments,
+        display_name=" ".join(p for p in (user.first_name, user.last_name) if p),
+        language_hint=_language(user.language_code),
+        meta=meta,
+    )
+
+
+def translate_callback(callback: CallbackQuery) -> InboundMessage | None:
+    if not callback.data or callback.message is None:
+        return None
+    user = callback.from_user
+    return InboundMessage(
+        channel="telegram",
+        external_user_id=str(user.id),
+        chat_id=str(callback.message.chat.id),
+        channel_message_id=f"cb:{callback.id}",
+        payload=callback.data[:64],
+        display_name=" ".join(p for p in (user.first_name, user.last_name) if p),
+        language_hint=_language(user.language_code),
+    )
+
+
+class TelegramChannel:
+    """Owns the aiogram Bot and Dispatcher, the poller or the webhook, and the turns it has started."""
+
+    def __init__(self, bot: Bot, engine: ConversationEngine) -> None:
+        self.bot = bot
+        self.engine = engine
+        self.dispatcher = Dispatcher(channel=self, engine=engine)
+        self.dispatcher.include_router(create_router())
+        self._turns: set[asyncio.Task[Any]] = set()
+        self._poller: asyncio.Task[None] | None = None
+        self.polling_started = asyncio.Event()
+
+    @classmethod
+    def create(
+        cls, token: str, engine: ConversationEngine, api_url: str | None = None, timeout: float = 15.0
+    ) -> TelegramChannel:
+        session = (
+            AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
+            if api_url
+            else AiohttpSession(timeout=timeout)
+        )
+        bot = Bot(token=token, session=session, default=DefaultBotProperties(link_preview_is_disabled=True))
+        return cls(bot, engine)
+
+    # --- receiving ----------------------------------------------------------------------------------
+
+    async def accept(self, inbound: InboundMessage) -> None:
+        """Store now (the caller acknowledges the update after this), take the turn in the background."""
+        received = await self.engine.receive(inbound)
+        task = asyncio.create_task(self.engine.handle(received.message_id))
+        self._turns.add(task)
+        task.add_done_callback(self._turn_done)
+
+    def _turn_done(self, task: asyncio.Task[Any]) -> None:
+        self._turns.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("telegram turn failed; recovery will retry it", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        while self._turns:
+            await asyncio.gather(*list(self._turns), return_exceptions=True)
+
+    # --- polling ------------------------------------------------------------------------------------
+
+    async def start_polling(self) -> None:
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        self._poller = asyncio.create_task(self._poll(), name="telegram-poller")
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        backoff = 1.0
+        while True:
+            try:
+                raw_updates = await self._get_updates(offset)
+                self.polling_started.set()
+                for raw in raw_updates:
+                    offset = await self._feed_raw(raw, offset)
+                backoff = 1.0
+            except asyncio.CancelledError:
+                raise
+            except TelegramUnauthorizedError:
+                log.error("Telegram refused the bot token; the Telegram channel stops")
+                return
+            except Exception:
+                # The batch is not acknowledged: Telegram sends it again on the next call.
+                log.exception("telegram polling failed; retrying", extra={"backoff_s": backoff})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _get_updates(self, offset: int | None) -> list[dict[str, Any]]:
+        """Raw getUpdates: updates are validated one by one, so one malformed update cannot block the rest."""
+        url = self.bot.session.api.api_url(self.bot.token, "getUpdates")
+        payload: dict[str, Any] = {"timeout": 20, "allowed_updates": ALLOWED_UPDATES}
+        if offset is not None:
+            payload["offset"] = offset
+        session = await self.bot.session.create_session()  # type: ignore[attr-defined]
+        async with session.post(url, json=payload, timeout=30) as response:
+            body = await response.json(content_type=None)
+        if response.status == 401:
+            raise TelegramUnauthorizedError(method=None, message="Unauthorized")  # type: ignore[arg-type]
+        if not isinstance(body, dict) or not body.get("ok"):
+            retry = (body.get("parameters") or {}).get("retry_after") if isinstance(body, dict) else None
+            await asyncio.sleep(float(retry or 1))
+            return []
+        result = body.get("result")
+        return [u for u in result if isinstance(u, dict)] if isinstance(result, list) else []
+
+    async def _feed_raw(self, raw: dict[str, Any], offset: int | None) -> int | None:
+        update_id = raw.get("update_id")
+        if not isinstance(update_id, int):
+            log.error("dropped an update without update_id", extra={"update": str(raw)[:500]})
+            return offset
+        try:
+            update = Update.model_validate(raw, context={"bot": self.bot})
+        except ValidationError:
+            log.error("dropped a malformed update", extra={"update_id": update_id, "update": str(raw)[:500]})
+            return update_id + 1
+        await self.dispatcher.feed_update(self.bot, update)
+        return update_id + 1
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        await self.drain()
+        await self.bot.session.close()
+
+    # --- delivering ---------------------------------------------------------------------------------
+
+    async def deliver(self, message: Message) -> str | None:
+        """Send one stored reply; map Telegram's errors to retry-later or give-up."""
+        markup = _keyboard(message)
+        parts = _render(message)
+        first_id: str | None = None
+        try:
+            for index, (text, parse_mode) in enumerate(parts):
+                sent = await self.bot.send_message(
+                    chat_id=int(message.chat_id),
+                    text=text,
+                    parse_mode=parse_mode,
+                    reply_markup=markup if index == len(parts) - 1 else None,
+                )
+                first_id = first_id or str(sent.message_id)
+        except TelegramRetryAfter as exc:
+            raise TransientDeliveryError("telegram rate limit", retry_after=float(exc.retry_after)) from exc
+        except TelegramMigrateToChat as exc:
+            # The group became a supergroup: send there now; the next inbound message moves the conversation.
+            sent = await self.bot.send_message(chat_id=exc.migrate_to_chat_id, text=parts[0][0], parse_mode=parts[0][1])
+            return str(sent.message_id)
+        except (TelegramServerError, TelegramNetworkError) as exc:
+            raise TransientDeliveryError(f"telegram unavailable: {exc}") from exc
+        except (TelegramForbiddenError, TelegramNotFound) as exc:
+            raise PermanentDeliveryError(f"telegram refused: {exc}") from exc
+        except TelegramBadRequest as exc:
+            raise PermanentDeliveryError(f"telegram rejected the message: {exc}") from exc
+        return first_id
+
+
+def _keyboard(message: Message) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    rows = [[InlineKeyboardButton(text=b["label"], callback_data=b["payload"])] for b in message.buttons]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _render(message: Message) -> list[tuple[str, str | None]]:
+    """The text as Telegram parts: Markdown replies become Telegram HTML; long texts are split."""
+    if message.meta.get("format") == "markdown":
+        html = render_for_channel(message.text, "telegram")
+        if len(html) <= TELEGRAM_LIMIT:
+            return [(html, "HTML")]
+    return [(chunk, None) for chunk in _split(message.text, TELEGRAM_LIMIT)]
+
+
+def _split(text: str, limit: int) -> list[str]:
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        chunks.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    chunks.append(text)
+    return [c for c in chunks if c] or ["…"]
+
+
+# --- handlers ---------------------------------------------------------------------------------------
+
+
+async def on_message(message: TgMessage, channel: TelegramChannel) -> None:
+    inbound = translate_message(message)
+    if inbound is None:
+        return
+    try:
+        await channel.accept(inbound)
+    except FrontlineError as exc:
+        log.warning("telegram message refused by the store", extra={"reason": exc.message})
+
+
+async def on_callback(callback: CallbackQuery, channel: TelegramChannel) -> None:
+    inbound = translate_callback(callback)
+    # Stop the button's spinner first: the customer sees the press registered even before the reply.
+    with contextlib.suppress(Exception):
+        await callback.answer()
+    if inbound is None:
+        return
+    try:
+        await channel.accept(inbound)
+    except FrontlineError as exc:
+        log.warning("telegram button refused by the store", extra={"reason": exc.message})
+
+
+def create_router() -> Router:
+    """The channel's router; a fresh one per Dispatcher (aiogram attaches a router to one parent only)."""
+    router = Router(name=__name__)
+    router.message.register(on_message)
+    router.callback_query.register(on_callback, F.data)
+    return router

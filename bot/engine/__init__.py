@@ -1,0 +1,1 @@
+"""The conversation engine: one turn is message → parse → action → replies, channel-agnostic."""

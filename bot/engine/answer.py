@@ -1,0 +1,107 @@
+"""Answering from the knowledge base: answer, suggest, or say honestly that we do not know."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.engine.ports import Hit, Knowledge
+from bot.engine.turn import Turn
+
+MAX_SUGGESTIONS = 3
+UNKNOWNS_BEFORE_HUMAN = 2
+
+
+async def answer_question(turn: Turn, kb: Knowledge, question: str, *, out_of_scope: bool = False) -> None:
+    hits = await kb.search(question, turn.language, k=MAX_SUGGESTIONS + 1)
+    turn.state.last_question = question
+    if hits and str(hits[0].band) == "answer":
+        others = [h.article_id for h in hits[1:] if str(h.band) != "unknown"][: MAX_SUGGESTIONS - 1]
+        give_article(turn, hits[0], others)
+        return
+    suggestions = [h for h in hits if str(h.band) == "suggest"][:MAX_SUGGESTIONS]
+    if suggestions:
+        offer(turn, suggestions, "answer.suggest_intro")
+        return
+    await unknown(turn, kb, question, out_of_scope=out_of_scope)
+
+
+def give_article(turn: Turn, hit: Hit, others: list[int]) -> None:
+    turn.state.unknown_streak = 0
+    turn.state.last_article = hit.article_id
+    turn.state.offered = others
+    # Stored as Markdown; each channel renders it its own way when it delivers.
+    turn.say_text(f"**{hit.title}**\n\n{hit.answer_markdown}", format="markdown")
+    turn.say(
+        "answer.helpful_question",
+        [
+            turn.button("answer.button.yes", "h", f"y{hit.article_id}"),
+            turn.button("answer.button.no", "h", f"n{hit.article_id}"),
+        ],
+    )
+
+
+def offer(turn: Turn, hits: Sequence[Hit], intro_key: str) -> None:
+    turn.state.offered = [h.article_id for h in hits]
+    buttons = [turn.button_raw(h.title, "s", str(h.article_id)) for h in hits]
+    turn.say(intro_key, buttons)
+
+
+async def unknown(turn: Turn, kb: Knowledge, question: str, *, out_of_scope: bool = False) -> None:
+    language, channel, conversation_id = turn.language, turn.conversation.channel.value, turn.conversation.id
+    turn.later.append(lambda: kb.record_gap(question, language, channel, conversation_id))
+    turn.state.unknown_streak += 1
+    turn.state.offered = []
+    if out_of_scope:
+        turn.say("answer.out_of_scope")
+    else:
+        turn.say("answer.unknown")
+    if turn.state.unknown_streak >= UNKNOWNS_BEFORE_HUMAN:
+        turn.say(
+            "answer.offer_human_after_unknowns", [turn.button("button.human", "o"), turn.button("button.ticket", "t")]
+        )
+    else:
+        turn.say("answer.offer_help", [turn.button("button.ticket", "t"), turn.button("button.human", "o")])
+
+
+async def pick_suggestion(turn: Turn, kb: Knowledge, article_id: int) -> None:
+    """The customer pressed an offered title (or "no, that's not it" moved on to the next one)."""
+    if article_id not in turn.state.offered and article_id != turn.state.last_article:
+        turn.say("bot.stale_button")
+        return
+    article = kb.published(article_id)
+    if article is None:  # unpublished since it was offered
+        turn.say("bot.stale_button")
+        return
+    remaining = [a for a in turn.state.offered if a != article_id]
+    give_article(turn, article, remaining)
+
+
+async def not_helpful(turn: Turn, kb: Knowledge, article_id: int) -> None:
+    question, language = turn.state.last_question, turn.language
+    channel, conversation_id = turn.conversation.channel.value, turn.conversation.id
+    turn.later.append(
+        lambda: kb.feedback(
+            article_id,
+            helpful=False,
+            text=question,
+            language=language,
+            channel=channel,
+            conversation_id=conversation_id,
+        )
+    )
+    remaining = [a for a in turn.state.offered if a != article_id]
+    if remaining:
+        articles = [a for a in (kb.published(i) for i in remaining[:MAX_SUGGESTIONS]) if a is not None]
+        if articles:
+            offer(turn, articles, "answer.next_suggestion")
+            return
+    turn.state.offered = []
+    turn.say("answer.no_more_suggestions")
+    turn.say("answer.offer_human_after_unknowns", [turn.button("button.human", "o"), turn.button("button.ticket", "t")])
+
+
+async def helpful(turn: Turn, kb: Knowledge, article_id: int) -> None:
+    language, channel = turn.language, turn.conversation.channel.value
+    turn.later.append(lambda: kb.feedback(article_id, helpful=True, language=language, channel=channel))
+    turn.state.offered = []
+    turn.say("answer.glad")

@@ -1,0 +1,103 @@
+"""Start-up and shutdown of the conversation engine and the Telegram channel (aiohttp cleanup contexts)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+
+import yaml
+from aiohttp import web
+
+from bot.channels.telegram import TelegramChannel
+from bot.channels.webhook import StoringRequestHandler
+from bot.engine.engine import ConversationEngine
+from bot.keys import CONVERSATION_ENGINE, DELIVERERS, TELEGRAM, TELEGRAM_WEBHOOK
+from core.models import Channel
+from core.web.keys import BUS, SESSIONS, SETTINGS, TEMPLATES
+from core.web.routes import Access, Routes
+from handoff.keys import TICKET_DESK
+from handoff.sla import SlaConfig
+from kb.keys import KNOWLEDGE_BASE
+from nlu.keys import NLU_ENGINE
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+def _account_categories(settings_data: object) -> frozenset[str]:
+    from pathlib import Path
+
+    path = Path(str(settings_data)) / "intake.yml"
+    if not path.exists():
+        return frozenset()
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return frozenset(str(c) for c in data.get("account_required_categories", []))
+
+
+async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = ConversationEngine(
+        sessions=app[SESSIONS],
+        bus=app[BUS],
+        templates=app[TEMPLATES],
+        nlu=app[NLU_ENGINE],
+        kb=app[KNOWLEDGE_BASE],
+        desk=app[TICKET_DESK],
+        sla=SlaConfig.load(settings.data_dir),
+        settings=settings,
+        account_categories=_account_categories(settings.data_dir),
+    )
+    app[CONVERSATION_ENGINE] = engine
+    # Turns a dead worker left behind (stored, never answered) are taken now.
+    recovery = asyncio.create_task(engine.recover())
+    yield
+    recovery.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await recovery
+
+
+def webhook_secret(token: str, configured: str | None) -> str:
+    """Telegram allows A-Z, a-z, 0-9, _ and -; derived from the token when not configured."""
+    return configured or hashlib.sha256(b"webhook:" + token.encode()).hexdigest()[:48]
+
+
+async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.telegram_token is None:
+        yield
+        return
+    token = settings.telegram_token.get_secret_value()
+    channel = TelegramChannel.create(token, app[CONVERSATION_ENGINE], api_url=settings.telegram_api_url)
+    app[TELEGRAM] = channel
+    app[DELIVERERS][Channel.TELEGRAM] = channel
+    if settings.telegram_webhook_url:
+        secret = webhook_secret(
+            token, settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
+        )
+        app[TELEGRAM_WEBHOOK] = StoringRequestHandler(
+            dispatcher=channel.dispatcher, bot=channel.bot, handle_in_background=False, secret_token=secret
+        )
+        await channel.bot.set_webhook(
+            settings.telegram_webhook_url, secret_token=secret, allowed_updates=["message", "callback_query"]
+        )
+        log.info("telegram webhook set", extra={"url": settings.telegram_webhook_url})
+    else:
+        await channel.start_polling()
+        log.info("telegram polling started")
+    yield
+    await channel.stop()
+
+
+routes = Routes("telegram")
+
+
+@routes.post(WEBHOOK_PATH, access=Access.PUBLIC)
+async def telegram_webhook(request: web.Request) -> web.Response:
+    """Telegram's webhook; authenticated by the secret token Telegram echoes back."""
+    handler = request.config_dict.get(TELEGRAM_WEBHOOK)
+    if handler is None:
+        raise web.HTTPNotFound()
+    return await handler.handle(request)

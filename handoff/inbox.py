@@ -1,0 +1,215 @@
+"""The inbox: the queue of conversations waiting for a human, assignment, replies, closing.
+
+Assignment is one conditional UPDATE (``... WHERE status = 'waiting'``): when two operators grab the same
+conversation at once, exactly one wins and the other gets a Conflict naming who has it.
+handoff never calls a channel: replies and the CSAT question are stored in the outbox.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import median
+from typing import Literal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Conflict, NotFound
+from core.models import Author, Conversation, ConversationStatus, Customer, Operator, utcnow
+from core.store import Button, add_outbound, get_conversation, set_status
+from core.templates import Templates
+from core.uow import UnitOfWork
+from handoff.sla import SlaConfig, eta_values, is_working, next_working_instant
+
+DEFAULT_HANDLING = timedelta(minutes=5)
+CSAT_PAYLOAD = "csat"
+
+
+@dataclass(frozen=True, slots=True)
+class WaitEstimate:
+    """What the customer is told when handed to a human."""
+
+    position: int
+    minutes: int | None  # None outside operators' hours
+    back_at: datetime | None  # when operators are back, outside their hours
+
+
+async def queue_position(session: AsyncSession, conversation: Conversation) -> int:
+    since = conversation.waiting_since or utcnow()
+    ahead = await session.scalar(
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.status == ConversationStatus.WAITING, Conversation.waiting_since < since)
+    )
+    return int(ahead or 0) + 1
+
+
+async def recent_first_reply_times(session: AsyncSession, now: datetime, days: int = 7) -> list[timedelta]:
+    rows = await session.execute(
+        select(Conversation.waiting_since, Conversation.first_reply_at)
+        .where(
+            Conversation.first_reply_at.is_not(None),
+            Conversation.waiting_since.is_not(None),
+            Conversation.first_reply_at > now - timedelta(days=days),
+        )
+        .order_by(Conversation.first_reply_at.desc())
+        .limit(200)
+    )
+    return [reply - waiting for waiting, reply in rows if waiting and reply and reply >= waiting]
+
+
+async def busy_operators(session: AsyncSession, now: datetime) -> int:
+    count = await session.scalar(
+        select(func.count(func.distinct(Conversation.assignee_id))).where(
+            Conversation.assignee_id.is_not(None), Conversation.updated_at > now - timedelta(hours=1)
+        )
+    )
+    return max(1, int(count or 0))
+
+
+async def estimate_wait(
+    session: AsyncSession, conversation: Conversation, customer: Customer, sla: SlaConfig, now: datetime | None = None
+) -> WaitEstimate:
+    """An honest estimate from the queue and recent handling times, or when operators are back."""
+    now = now or utcnow()
+    calendar = sla.calendar_for(customer.plan if customer.plan in sla.plans else sla.default_plan)
+    position = await queue_position(session, conversation)
+    if not is_working(calendar, now):
+        return WaitEstimate(position=position, minutes=None, back_at=next_working_instant(calendar, now))
+    samples = await recent_first_reply_times(session, now)
+    typical = timedelta(seconds=median(s.total_seconds() for s in samples)) if samples else DEFAULT_HANDLING
+    operators = await busy_operators(session, now)
+    rounds = math.ceil(position / operators)
+    minutes = max(1, math.ceil(typical.total_seconds() * rounds / 60))
+    return WaitEstimate(position=position, minutes=minutes, back_at=None)
+
+
+def wait_text(estimate: WaitEstimate, customer: Customer, templates: Templates) -> str:
+    lang: Literal["ru", "en"] = "en" if customer.language == "en" else "ru"
+    if estimate.back_at is not None:
+        # "back on Monday, 30 November, 09:00": the weekday in the case that follows "on", not "until".
+        names = {
+            "eta.weekdays": templates.raw("handoff.weekdays_on", lang),
+            "eta.months": templates.raw("eta.months", lang),
+        }
+        values = eta_values(estimate.back_at, customer.timezone, lang, names)
+        when = templates.render("handoff.back_at", lang, **values)
+        return templates.render("handoff.after_hours", lang, when=when)
+    return templates.render("handoff.waiting", lang, position=estimate.position, minutes=estimate.minutes)
+
+
+async def hand_off(uow: UnitOfWork, conversation: Conversation) -> None:
+    """Queue the conversation for a human (idempotent while it is already waiting or assigned)."""
+    if conversation.status in (ConversationStatus.WAITING, ConversationStatus.ASSIGNED):
+        return
+    await set_status(uow, conversation, ConversationStatus.WAITING)
+
+
+async def take(uow: UnitOfWork, conversation_id: int, operator: Operator) -> Conversation:
+    """Assign a waiting conversation (or take over one the bot holds) to this operator, race-free."""
+    session = uow.session
+    result = await session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.status.in_([ConversationStatus.WAITING, ConversationStatus.BOT]),
+        )
+        .values(status=ConversationStatus.ASSIGNED, assignee_id=operator.id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    conversation = await get_conversation(session, conversation_id)
+    await session.refresh(conversation)
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        if conversation.status is ConversationStatus.ASSIGNED and conversation.assignee_id == operator.id:
+            return conversation
+        holder = await session.get(Operator, conversation.assignee_id) if conversation.assignee_id else None
+        raise Conflict(
+            "this conversation is not in the queue",
+            status=conversation.status.value,
+            assignee=holder.name if holder else None,
+        )
+    # set_status records the move and tells every worker; the row already says ASSIGNED.
+    conversation.status = ConversationStatus.WAITING
+    await set_status(uow, conversation, ConversationStatus.ASSIGNED, assignee_id=operator.id)
+    return conversation
+
+
+def _require_holder(conversation: Conversation, operator: Operator) -> None:
+    if conversation.status is not ConversationStatus.ASSIGNED or conversation.assignee_id != operator.id:
+        raise Conflict("take the conversation before replying", status=conversation.status.value)
+
+
+async def reply(uow: UnitOfWork, conversation_id: int, operator: Operator, text: str, private: bool = False) -> int:
+    """An operator's reply (stored in the outbox for the customer's channel) or an internal note."""
+    conversation = await get_conversation(uow.session, conversation_id)
+    await uow.session.refresh(conversation, with_for_update=uow.session.get_bind().dialect.name == "postgresql")
+    if not private:
+        _require_holder(conversation, operator)
+    message = await add_outbound(
+        uow, conversation, text, author=Author.OPERATOR, operator_id=operator.id, private=private
+    )
+    if not private and conversation.first_reply_at is None:
+        conversation.first_reply_at = utcnow()
+    return message.id
+
+
+async def return_to_bot(uow: UnitOfWork, conversation_id: int, operator: Operator) -> None:
+    conversation = await get_conversation(uow.session, conversation_id)
+    _require_holder(conversation, operator)
+    await set_status(uow, conversation, ConversationStatus.BOT)
+
+
+async def close(uow: UnitOfWork, conversation_id: int, operator: Operator | None, templates: Templates) -> None:
+    """Close the conversation and ask the customer for a rating with in-channel buttons."""
+    session = uow.session
+    conversation = await get_conversation(session, conversation_id)
+    if conversation.status is ConversationStatus.CLOSED:
+        raise Conflict("the conversation is already closed")
+    if operator is not None and conversation.status is ConversationStatus.ASSIGNED:
+        _require_holder(conversation, operator)
+    customer = await session.get(Customer, conversation.customer_id)
+    if customer is None:
+        raise NotFound("customer of the conversation is gone")
+    nonce = secrets.token_hex(3)
+    state = dict(conversation.dialog_state)
+    state["csat"] = {"nonce": nonce, "asked_at": utcnow().isoformat()}
+    conversation.dialog_state = state
+    buttons = [
+        Button(
+            label=templates.render(f"csat.button.{n}", customer.language),
+            payload=csat_payload(conversation.id, n, nonce),
+        )
+        for n in range(1, 6)
+    ]
+    await add_outbound(uow, conversation, templates.render("csat.question", customer.language), buttons=buttons)
+    await set_status(uow, conversation, ConversationStatus.CLOSED)
+
+
+def csat_payload(conversation_id: int, rating: int, nonce: str) -> str:
+    return f"{CSAT_PAYLOAD}:{conversation_id}:{rating}:{nonce}"
+
+
+def parse_csat_payload(payload: str) -> tuple[int, int, str] | None:
+    parts = payload.split(":")
+    if len(parts) != 4 or parts[0] != CSAT_PAYLOAD:
+        return None
+    try:
+        conversation_id, rating = int(parts[1]), int(parts[2])
+    except ValueError:
+        return None
+    if not 1 <= rating <= 5:
+        return None
+    return conversation_id, rating, parts[3]
+
+
+async def list_conversations(
+    session: AsyncSession, statuses: list[ConversationStatus], assignee_id: int | None = None, limit: int = 100
+) -> list[Conversation]:
+    stmt = select(Conversation).where(Conversation.status.in_(statuses))
+    if assignee_id is not None:
+        stmt = stmt.where(Conversation.assignee_id == assignee_id)
+    stmt = stmt.order_by(Conversation.waiting_since.asc().nulls_last(), Conversation.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())

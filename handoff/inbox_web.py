@@ -1,0 +1,173 @@
+"""The inbox's JSON API: the queue, a conversation with its messages, take, reply, note, close, return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from core.models import Conversation, ConversationStatus, Customer, Message
+from core.store import get_conversation, history
+from core.uow import UnitOfWork
+from core.web.auth import current_operator
+from core.web.keys import BUS, SESSIONS, TEMPLATES
+from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query
+from handoff import inbox
+
+routes = Routes("inbox")
+
+
+class ConversationSummary(BaseModel):
+    id: int
+    channel: str
+    status: str
+    customer_id: int
+    customer_name: str
+    language: str
+    assignee_id: int | None
+    waiting_since: datetime | None
+    updated_at: datetime
+
+
+class MessageOut(BaseModel):
+    id: int
+    seq: int
+    direction: str
+    author: str
+    text: str
+    private: bool
+    delivery_state: str
+    created_at: datetime
+    attachments: list[dict[str, object]]
+
+
+class ConversationDetail(ConversationSummary):
+    messages: list[MessageOut]
+
+
+class ConversationList(BaseModel):
+    items: list[ConversationSummary]
+
+
+class QueueQuery(BaseModel):
+    status: Literal["waiting", "assigned", "mine", "bot", "closed"] = "waiting"
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class ReplyIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class Done(BaseModel):
+    ok: bool = True
+    message_id: int | None = None
+
+
+def _summary(conversation: Conversation, customer: Customer | None) -> ConversationSummary:
+    return ConversationSummary(
+        id=conversation.id,
+        channel=conversation.channel.value,
+        status=conversation.status.value,
+        customer_id=conversation.customer_id,
+        customer_name=customer.name if customer else "",
+        language=conversation.language,
+        assignee_id=conversation.assignee_id,
+        waiting_since=conversation.waiting_since,
+        updated_at=conversation.updated_at,
+    )
+
+
+def _message(m: Message) -> MessageOut:
+    return MessageOut(
+        id=m.id,
+        seq=m.seq,
+        direction=m.direction.value,
+        author=m.author.value,
+        text=m.text,
+        private=m.private,
+        delivery_state=m.delivery_state.value,
+        created_at=m.created_at,
+        attachments=m.attachments,
+    )
+
+
+@routes.get("/conversations", access=Access.OPERATOR, query=QueueQuery, response=ConversationList)
+async def list_conversations(request: web.Request) -> web.Response:
+    """The queue (waiting, oldest first), my conversations, or all assigned ones."""
+    query = read_query(request, QueueQuery)
+    operator = current_operator(request)
+    status = ConversationStatus.ASSIGNED if query.status == "mine" else ConversationStatus(query.status)
+    async with request.config_dict[SESSIONS]() as session:
+        rows = await inbox.list_conversations(
+            session, [status], operator.id if query.status == "mine" else None, query.limit
+        )
+        customers = {c.id: await session.get(Customer, c.customer_id) for c in rows}
+    return json_response(ConversationList(items=[_summary(c, customers[c.id]) for c in rows]))
+
+
+@routes.get("/conversations/{id}", access=Access.OPERATOR, response=ConversationDetail)
+async def get_one(request: web.Request) -> web.Response:
+    """A conversation with its whole history, internal notes included."""
+    conversation_id = match_int(request, "id")
+    async with request.config_dict[SESSIONS]() as session:
+        conversation = await get_conversation(session, conversation_id)
+        customer = await session.get(Customer, conversation.customer_id)
+        messages = await history(session, conversation_id)
+    summary = _summary(conversation, customer)
+    return json_response(ConversationDetail(**summary.model_dump(), messages=[_message(m) for m in messages]))
+
+
+def _uow(request: web.Request) -> UnitOfWork:
+    return UnitOfWork(request.config_dict[SESSIONS], request.config_dict[BUS])
+
+
+@routes.post("/conversations/{id}/take", access=Access.OPERATOR, response=Done)
+async def take(request: web.Request) -> web.Response:
+    """Take a waiting conversation; a second operator gets 409 naming who has it."""
+    async with _uow(request) as uow:
+        await inbox.take(uow, match_int(request, "id"), current_operator(request))
+    return json_response(Done())
+
+
+@routes.post("/conversations/{id}/reply", access=Access.OPERATOR, body=ReplyIn, response=Done, status=201)
+async def reply(request: web.Request) -> web.Response:
+    """Reply to the customer in their own channel (stored, then delivered)."""
+    body = await read_json(request, ReplyIn)
+    async with _uow(request) as uow:
+        message_id = await inbox.reply(uow, match_int(request, "id"), current_operator(request), body.text)
+    return json_response(Done(message_id=message_id), status=201)
+
+
+@routes.post("/conversations/{id}/note", access=Access.OPERATOR, body=ReplyIn, response=Done, status=201)
+async def note(request: web.Request) -> web.Response:
+    """An internal note: stored with the conversation, never shown to the customer."""
+    body = await read_json(request, ReplyIn)
+    async with _uow(request) as uow:
+        message_id = await inbox.reply(
+            uow, match_int(request, "id"), current_operator(request), body.text, private=True
+        )
+    return json_response(Done(message_id=message_id), status=201)
+
+
+@routes.post("/conversations/{id}/close", access=Access.OPERATOR, response=Done)
+async def close(request: web.Request) -> web.Response:
+    """Close the conversation; the customer is asked for a rating with buttons in their channel."""
+    async with _uow(request) as uow:
+        await inbox.close(uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES])
+    return json_response(Done())
+
+
+@routes.post("/conversations/{id}/return", access=Access.OPERATOR, response=Done)
+async def return_to_bot(request: web.Request) -> web.Response:
+    """Give the conversation back to the bot."""
+    async with _uow(request) as uow:
+        await inbox.return_to_bot(uow, match_int(request, "id"), current_operator(request))
+    return json_response(Done())
+
+
+def create_app() -> web.Application:
+    app = web.Application()
+    routes.register(app)
+    return app

@@ -1,0 +1,131 @@
+"""A running Frontline with Telegram pointed at the Bot API stand-in: the whole stack, for real.
+
+The app is served on loopback with its real cleanup contexts (database, events, embedder, NLU, knowledge
+base, tickets, conversation engine, Telegram poller or webhook, outbox delivery); the customer side is the
+stand-in, which records every Bot API call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from bot.demo import load_demo
+from bot.keys import DELIVERY, TELEGRAM
+from core.models import DeliveryState, Direction, Message
+from core.settings import Settings
+from core.web.keys import SESSIONS
+from tests.support.botapi import BotApiStandIn
+
+TOKEN = "123:abc"
+
+
+@dataclass
+class Desk:
+    """One running application and the Telegram stand-in it talks to."""
+
+    standin: BotApiStandIn
+    app: web.Application
+    client: TestClient[Any, Any]
+    _message_ids: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return str(self.client.make_url(""))
+
+    async def settle(self, timeout: float = 20.0) -> None:
+        """Wait until every stored message is handled and every reply has left the outbox."""
+        channel = self.app[TELEGRAM]
+        async with asyncio.timeout(timeout):
+            while True:
+                await channel.drain()
+                async with self.app[SESSIONS]() as session:
+                    busy = await session.scalar(
+                        select(func.count())
+                        .select_from(Message)
+                        .where(
+                            ((Message.direction == Direction.INBOUND) & Message.handled_at.is_(None))
+                            | (
+                                (Message.direction == Direction.OUTBOUND)
+                                & (Message.delivery_state == DeliveryState.PENDING)
+                            )
+                        )
+                    )
+                if not busy and not self.standin.pending_updates:
+                    return
+                self.app[DELIVERY].wake()
+                await asyncio.sleep(0.02)
+
+    def sent(self, chat_id: int) -> list[str]:
+        return self.standin.sent_messages(chat_id)
+
+    def last_buttons(self, chat_id: int) -> list[dict[str, str]]:
+        """The inline buttons of the latest message to this chat that had any."""
+        for call in reversed(self.standin.calls_to("sendMessage")):
+            markup = call.params.get("reply_markup")
+            if call.ok and call.params.get("chat_id") == chat_id and isinstance(markup, dict):
+                return [b for row in markup.get("inline_keyboard", []) for b in row]
+        return []
+
+    async def say(self, chat_id: int, text: str, language: str = "ru") -> list[str]:
+        """The customer writes; returns the bot's replies to this message."""
+        before = len(self.sent(chat_id))
+        update = self.standin.make_text_update(chat_id, chat_id, text, language_code=language)
+        self.standin.push_update(update)
+        await self.settle()
+        return self.sent(chat_id)[before:]
+
+    async def press(self, chat_id: int, label_pattern: str, language: str = "ru") -> list[str]:
+        """The customer presses the latest button whose label matches."""
+        buttons = self.last_buttons(chat_id)
+        button = next((b for b in buttons if re.search(label_pattern, b["text"])), None)
+        assert button is not None, f"no button matching {label_pattern!r} among {[b['text'] for b in buttons]}"
+        return await self.press_data(chat_id, button["callback_data"], language)
+
+    async def press_data(self, chat_id: int, data: str, language: str = "ru") -> list[str]:
+        before = len(self.sent(chat_id))
+        sent = [c for c in self.standin.calls_to("sendMessage") if c.ok and c.params.get("chat_id") == chat_id]
+        message_id = int(sent[-1].result["message_id"]) if sent else 1
+        self.standin.push_update(
+            self.standin.make_callback_update(chat_id, chat_id, data, message_id, language_code=language)
+        )
+        await self.settle()
+        return self.sent(chat_id)[before:]
+
+
+def desk_settings(db_url: str, var_dir: Any, standin: BotApiStandIn, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "var_dir": var_dir,
+        "secret_key": "test-secret-key-not-for-production",
+        "telegram_token": TOKEN,
+        "telegram_api_url": standin.url,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def start_desk(settings: Settings, standin: BotApiStandIn, load_data: bool = True) -> Desk:
+    app = create_app(settings)
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    if load_data:
+        from core.db import create_engine, session_factory
+
+        engine = create_engine(settings.database_url)
+        try:
+            await load_demo(session_factory(engine), settings)
+        finally:
+            await engine.dispose()
+    await client.start_server()
+    desk = Desk(standin=standin, app=app, client=client)
+    if settings.telegram_webhook_url is None:
+        await standin.wait_polling_started(timeout=30)
+    return desk

@@ -1,0 +1,242 @@
+"""A customer in Telegram, end to end: the real aiogram stack against the Bot API stand-in.
+
+One application per database backend serves the whole module (starting it imports and embeds the demo
+knowledge base); every test is a different customer (its own chat), so tests do not see each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from bot.keys import TELEGRAM
+from core.models import Conversation, ConversationStatus, Direction, Message
+from core.web.keys import SESSIONS
+from handoff.models import Csat
+from tests.bot.harness import Desk, desk_settings, start_desk
+from tests.conftest import empty_tables
+from tests.core.test_web import sign_in
+from tests.support.botapi import BotApiStandIn
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+_chats = itertools.count(1000)
+
+
+def new_chat() -> int:
+    return next(_chats)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
+async def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Desk]:
+    db_url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
+    from core.db import create_engine
+
+    engine = create_engine(db_url)
+    await empty_tables(engine)
+    await engine.dispose()
+    async with BotApiStandIn() as standin:
+        settings = desk_settings(db_url, tmp_path_factory.mktemp("var"), standin)
+        running = await start_desk(settings, standin)
+        try:
+            yield running
+        finally:
+            await running.client.close()
+
+
+async def conversation_of(desk: Desk, chat_id: int) -> Conversation:
+    async with desk.app[SESSIONS]() as session:
+        return (
+            await session.execute(
+                select(Conversation)
+                .where(Conversation.chat_id == str(chat_id))
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
+        ).scalar_one()
+
+
+async def test_a_question_is_answered_from_the_knowledge_base(desk: Desk) -> None:
+    chat = new_chat()
+    replies = await desk.say(chat, "как поменять пароль от вайфая?")
+    assert any("пароль" in r.lower() for r in replies), replies
+    assert any("помогло" in r for r in replies), "the answer asks whether it helped"
+    helpful = await desk.press(chat, "Да")
+    assert any("рад" in r.lower() for r in helpful)
+
+
+async def test_an_english_question_gets_an_english_answer(desk: Desk) -> None:
+    chat = new_chat()
+    replies = await desk.say(chat, "how can I change my wifi password?", language="en")
+    assert any("Wi-Fi" in r or "wifi" in r.lower() for r in replies), replies
+    assert any("Did this help?" in r for r in replies)
+
+
+async def test_an_unknown_question_is_admitted_and_offers_a_human(desk: Desk) -> None:
+    chat = new_chat()
+    replies = await desk.say(chat, "какой рецепт у борща с пампушками?")
+    assert any("не знаю" in r or "не могу" in r for r in replies), replies
+    labels = [b["text"] for b in desk.last_buttons(chat)]
+    assert any("оператор" in label.lower() for label in labels)
+
+
+async def test_a_problem_becomes_a_ticket_with_a_number_and_an_eta(desk: Desk) -> None:
+    chat = new_chat()
+    first = await desk.say(chat, "у меня уже второй день не показывает телевизор, нет сигнала на приставке")
+    assert any("срочно" in r.lower() for r in first), first
+    confirm = await desk.press(chat, "Срочно")
+    assert any("Оформить заявку?" in r for r in confirm), confirm
+    created = await desk.press(chat, "Да, оформить")
+    text = " ".join(created)
+    assert re.search(r"T-\d{6}", text), created
+    assert re.search(r"до [а-я]+, \d{1,2} [а-я]+, \d{2}:\d{2}", text), "the ETA is a date and an hour"
+    number = re.search(r"T-\d{6}", text).group(0)  # type: ignore[union-attr]
+
+    status = await desk.say(chat, f"какой статус у заявки {number}?")
+    assert any(number in r for r in status), status
+    mine = await desk.say(chat, "мои заявки")
+    assert any(number in r for r in mine), mine
+
+
+async def test_another_customers_ticket_is_not_shown(desk: Desk) -> None:
+    owner, stranger = new_chat(), new_chat()
+    await desk.say(owner, "роутер сгорел, интернета нет совсем, пришлите мастера")
+    await desk.press(owner, "Срочно")
+    created = " ".join(await desk.press(owner, "Да, оформить"))
+    number = re.search(r"T-\d{6}", created).group(0)  # type: ignore[union-attr]
+    replies = await desk.say(stranger, f"статус заявки {number}")
+    assert not any("роутер" in r for r in replies), "no leak of another customer's ticket"
+    assert any("Не нашёл" in r for r in replies), replies
+
+
+async def test_handoff_operator_reply_close_and_rating(desk: Desk) -> None:
+    chat = new_chat()
+    told = await desk.say(chat, "позовите живого оператора пожалуйста")
+    assert any("оператор" in r.lower() for r in told), told
+    conversation = await conversation_of(desk, chat)
+    assert conversation.status is ConversationStatus.WAITING
+
+    # The bot stays silent while a human holds the conversation.
+    silent = await desk.say(chat, "алло, есть кто?")
+    assert silent == []
+
+    client = desk.client
+    csrf = await sign_in(client, "operator")
+    headers = {"X-CSRF-Token": csrf}
+    queue = await (await client.get("/api/inbox/conversations?status=waiting")).json()
+    assert conversation.id in [c["id"] for c in queue["items"]]
+    assert (await client.post(f"/api/inbox/conversations/{conversation.id}/take", headers=headers)).status == 200
+    reply = await client.post(
+        f"/api/inbox/conversations/{conversation.id}/reply",
+        json={"text": "Здравствуйте! Меня зовут Анна."},
+        headers=headers,
+    )
+    assert reply.status == 201
+    await desk.settle()
+    assert "Здравствуйте! Меня зовут Анна." in desk.sent(chat)
+
+    closed = await client.post(f"/api/inbox/conversations/{conversation.id}/close", headers=headers)
+    assert closed.status == 200
+    await desk.settle()
+    assert any("Оцените" in r for r in desk.sent(chat))
+    assert [b["text"] for b in desk.last_buttons(chat)] == ["1", "2", "3", "4", "5"]
+    thanks = await desk.press(chat, "^5$")
+    assert any("Спасибо за оценку" in r for r in thanks)
+    async with desk.app[SESSIONS]() as session:
+        ratings = list((await session.execute(select(Csat).where(Csat.conversation_id == conversation.id))).scalars())
+    assert [r.rating for r in ratings] == [5]
+    again = await desk.press(chat, "^4$")
+    assert any("уже" in r for r in again), "a second press does not change the rating"
+
+
+async def test_two_operators_cannot_take_one_chat(desk: Desk) -> None:
+    chat = new_chat()
+    await desk.say(chat, "соедините с оператором")
+    conversation = await conversation_of(desk, chat)
+    client = desk.client
+    csrf = await sign_in(client, "operator")
+    first = await client.post(f"/api/inbox/conversations/{conversation.id}/take", headers={"X-CSRF-Token": csrf})
+    csrf = await sign_in(client, "admin")
+    second = await client.post(f"/api/inbox/conversations/{conversation.id}/take", headers={"X-CSRF-Token": csrf})
+    assert first.status == 200
+    assert second.status == 409
+    assert (await second.json())["error"]["details"]["assignee"]
+
+
+async def test_the_same_update_twice_is_one_message_and_one_reply(desk: Desk) -> None:
+    chat = new_chat()
+    update = desk.standin.make_text_update(chat, chat, "как оплатить картой?")
+    desk.standin.push_update(update)
+    await desk.settle()
+    first = desk.sent(chat)
+    duplicate = dict(update)
+    duplicate.pop("update_id")
+    desk.standin.push_update(duplicate)  # Telegram redelivers: a new update_id, the same message
+    await desk.settle()
+    assert desk.sent(chat) == first
+    async with desk.app[SESSIONS]() as session:
+        inbound = (
+            await session.execute(
+                select(Message).where(Message.chat_id == str(chat), Message.direction == Direction.INBOUND)
+            )
+        ).scalars()
+        assert len(list(inbound)) == 1
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "hang"])
+async def test_replies_survive_telegram_faults_and_arrive_once(desk: Desk, fault: str) -> None:
+    chat = new_chat()
+    desk.app[TELEGRAM].bot.session.timeout = 2  # the hang outlasts the client's patience, not the test's
+    desk.standin.fail_next("sendMessage", fault, retry_after=1, seconds=60, when=lambda p: p.get("chat_id") == chat)  # type: ignore[arg-type]
+    await desk.say(chat, "привет")
+    replies = desk.sent(chat)
+    assert len(replies) == 1, replies
+    assert "Здравствуйте" in replies[0]
+
+
+async def test_stickers_files_and_long_texts_get_sensible_replies(desk: Desk) -> None:
+    chat = new_chat()
+    before = len(desk.sent(chat))
+    desk.standin.push_update(desk.standin.make_sticker_update(chat, chat))
+    await desk.settle()
+    assert any("стикер" in r for r in desk.sent(chat)[before:])
+    before = len(desk.sent(chat))
+    desk.standin.push_update(
+        desk.standin.make_document_update(chat, chat, file_name="virus.exe", mime_type="application/x-msdownload")
+    )
+    await desk.settle()
+    assert any("только текст" in r for r in desk.sent(chat)[before:])
+    replies = await desk.say(chat, "🙂🙂🙂")
+    assert replies, "emoji only still gets an answer"
+    long = await desk.say(chat, "интернет " * 700)  # 6,300 characters: more than one Telegram message
+    assert long
+
+
+async def test_forged_and_stale_buttons_get_a_polite_answer(desk: Desk) -> None:
+    chat = new_chat()
+    await desk.say(chat, "здравствуйте")
+    forged = await desk.press_data(chat, "s:1:deadbe")
+    assert any("неактуальна" in r for r in forged)
+    csat = await desk.press_data(chat, "csat:1:5:000000")
+    assert any("неактуальна" in r for r in csat)
+    assert desk.standin.calls_to("answerCallbackQuery"), "the button spinner is stopped"
+
+
+async def test_blocked_customer_is_marked_failed_not_retried_forever(desk: Desk) -> None:
+    chat = new_chat()
+    desk.standin.fail_next("sendMessage", "403", when=lambda p: p.get("chat_id") == chat)  # type: ignore[arg-type]
+    await desk.say(chat, "привет")
+    async with desk.app[SESSIONS]() as session:
+        states = [
+            m.delivery_state.value
+            for m in (
+                await session.execute(
+                    select(Message).where(Message.chat_id == str(chat), Message.direction == Direction.OUTBOUND)
+                )
+            ).scalars()
+        ]
+    assert states == ["failed"]
