@@ -68,11 +68,12 @@ async def run_backend(url: str, chats: int, messages: int, var: Path) -> dict[st
             # Warm-up: one turn so lazy loading is not measured.
             await desk.say(1, "привет")
             started = time.perf_counter()
+            last = 0
             for round_ in range(messages):
                 for chat in range(chats):
                     question = QUESTIONS[(chat + round_) % len(QUESTIONS)]
-                    standin.push_update(standin.make_text_update(10_000 + chat, 10_000 + chat, question))
-            await desk.settle(timeout=600)
+                    last = standin.push_update(standin.make_text_update(10_000 + chat, 10_000 + chat, question))
+            await desk.settle(timeout=600, update_id=last)
             elapsed = time.perf_counter() - started
             latencies: list[float] = []
             async with desk.app[SESSIONS]() as session:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread per worker process: the embedder sets its own threads, and numpy's extra threads
+# made knowledge-base search ~3x slower under load on 2 cores. Set before numpy is first imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import asyncio
 import getpass

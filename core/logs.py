@@ -40,5 +40,5 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiohttp.access", "alembic"):
+    for noisy in ("aiohttp.access", "alembic", "bm25s", "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         default="use",
         description="Embedder: use | e5 | use+e5 | minilm | st:<model name or path>",
     )
-    embedding_threads: int = Field(default=2, ge=1, description="CPU threads of the embedder")
+    embedding_threads: int = Field(default=1, ge=1, description="CPU threads of the embedder (cores ÷ workers)")
     data_dir: Path = Field(default=ROOT / "data", description="Plans, SLA, templates, KB, NLU data")
     var_dir: Path = Field(default=ROOT / "var", description="Runtime files: SQLite, caches, models")
     session_max_age: int = Field(default=8 * 3600, gt=0, description="Operator session lifetime, seconds")

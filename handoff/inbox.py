@@ -156,9 +156,11 @@ async def reply(uow: UnitOfWork, conversation_id: int, operator: Operator, text:
     return message.id
 
 
-async def return_to_bot(uow: UnitOfWork, conversation_id: int, operator: Operator) -> None:
+async def return_to_bot(uow: UnitOfWork, conversation_id: int, operator: Operator, templates: Templates) -> None:
+    """Give the conversation back to the bot, and tell the customer the bot answers again."""
     conversation = await get_conversation(uow.session, conversation_id)
     _require_holder(conversation, operator)
+    await add_outbound(uow, conversation, templates.render("handoff.back_to_bot", conversation.language))
     await set_status(uow, conversation, ConversationStatus.BOT)
 
 

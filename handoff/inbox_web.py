@@ -163,7 +163,9 @@ async def close(request: web.Request) -> web.Response:
 async def return_to_bot(request: web.Request) -> web.Response:
     """Give the conversation back to the bot."""
     async with _uow(request) as uow:
-        await inbox.return_to_bot(uow, match_int(request, "id"), current_operator(request))
+        await inbox.return_to_bot(
+            uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES]
+        )
     return json_response(Done())
 
 

@@ -120,6 +120,15 @@ class Ticket(Base):
             sqlite_where=text("status IN ('new', 'open', 'pending')"),
         ),
         Index("ix_tickets_created_at", "created_at"),
+        # Operators' text search ("%router%"): trigram indexes on PostgreSQL (migration 0003 installs pg_trgm);
+        # SQLite ignores the PostgreSQL options and keeps plain indexes it cannot use for LIKE '%...%'.
+        Index("ix_tickets_subject_trgm", "subject", postgresql_using="gin", postgresql_ops={"subject": "gin_trgm_ops"}),
+        Index(
+            "ix_tickets_description_trgm",
+            "description",
+            postgresql_using="gin",
+            postgresql_ops={"description": "gin_trgm_ops"},
+        ),
         {"sqlite_autoincrement": True},
     )
 

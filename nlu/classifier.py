@@ -94,7 +94,7 @@ class IntentClassifier:
     threshold: float = NO_THRESHOLD
     calibration: Calibration | None = None
     bank: Any = None
-    """Embeddings (float16) of the in-scope training examples, for the nearest-example cosine."""
+    """Embeddings of the in-scope training examples, for the nearest-example cosine."""
     train_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -127,7 +127,7 @@ class IntentClassifier:
         clf = cls(sorted(set(labels)), oos_label, cfg, None, vectorizer)
         X = clf._features(texts, embeddings)
         if cfg.knn_weight > 0:
-            clf.bank = np.asarray(embeddings, dtype=np.float32)[y != oos_label].astype(np.float16)
+            clf.bank = np.ascontiguousarray(np.asarray(embeddings, dtype=np.float32)[y != oos_label])
         init = previous if previous is not None and previous.compatible(clf) else None
         if calibration_set is not None:
             clf.model = clf._fit(X, y, init)
@@ -183,27 +183,34 @@ class IntentClassifier:
         if self.oos_label in classes:
             score = score - probs[:, classes.index(self.oos_label)]
         if self.bank is not None and len(self.bank) and self.config.knn_weight > 0:
-            sims = np.asarray(embeddings, dtype=np.float32) @ self.bank.T.astype(np.float32)
+            sims = np.asarray(embeddings, dtype=np.float32) @ self.bank.T
             score = score + self.config.knn_weight * sims.max(axis=1)
         return np.asarray(score, dtype=np.float32)
 
     def decide(self, probs: FloatArray, classes: list[str], scores: FloatArray | None = None) -> list[Prediction]:
+        """Intent per row. With a calibrated threshold, the score alone decides out-of-scope (it already weighs
+        p(out_of_scope)); without one, the explicit out-of-scope class wins when it is the most probable."""
         out: list[Prediction] = []
         oos_col = classes.index(self.oos_label) if self.oos_label in classes else -1
+        calibrated = scores is not None and self.threshold > NO_THRESHOLD
         for i, row in enumerate(probs):
-            order = np.argsort(-row)
-            ranking = [(classes[j], float(row[j])) for j in order]
-            top = int(order[0])
-            if top == oos_col:
-                out.append(Prediction(self.oos_label, float(row[top]), ranking))
+            order = [int(j) for j in np.argsort(-row)]
+            in_scope = [j for j in order if j != oos_col]
+            if not in_scope:
+                out.append(Prediction(self.oos_label, float(row[oos_col]), [(self.oos_label, float(row[oos_col]))]))
                 continue
-            if scores is not None and float(scores[i]) < self.threshold:
-                # Below the calibrated threshold: out of scope, as sure as the best intent was unsure.
-                conf = max(1.0 - float(row[top]), float(row[oos_col]) if oos_col >= 0 else 0.0)
-                ranking = [(self.oos_label, conf)] + [r for r in ranking if r[0] != self.oos_label]
+            best = in_scope[0]
+            is_oos = float(scores[i]) < self.threshold if scores is not None and calibrated else order[0] == oos_col
+            if is_oos:
+                # As sure as the best intent was unsure (or as p(out_of_scope), whichever is higher).
+                conf = max(1.0 - float(row[best]), float(row[oos_col]) if oos_col >= 0 else 0.0)
+                ranking = [(self.oos_label, conf)] + [(classes[j], float(row[j])) for j in in_scope]
                 out.append(Prediction(self.oos_label, conf, ranking))
-                continue
-            out.append(Prediction(classes[top], float(row[top]), ranking))
+            else:
+                ranking = [(classes[j], float(row[j])) for j in in_scope]
+                if oos_col >= 0:
+                    ranking.append((self.oos_label, float(row[oos_col])))
+                out.append(Prediction(classes[best], float(row[best]), ranking))
         return out
 
     def predict(self, texts: Sequence[str], embeddings: FloatArray) -> list[Prediction]:
@@ -214,14 +221,20 @@ class IntentClassifier:
 
     def _calibrate(self, texts: list[str], labels: list[str], embeddings: FloatArray) -> None:
         P, classes = self.probabilities(texts, embeddings)
-        raw = [p.intent for p in self.decide(P, classes)]
+        oos_col = classes.index(self.oos_label) if self.oos_label in classes else -1
+        masked = P.copy()
+        if oos_col >= 0:
+            masked[:, oos_col] = -1.0
+        best_in_scope = [classes[j] for j in masked.argmax(axis=1)]
+        explicit = (P.argmax(axis=1) == oos_col) if oos_col >= 0 else np.zeros(len(P), dtype=bool)
         calibration = calibrate_threshold(
             self.scores(P, classes, embeddings),
-            raw,
+            best_in_scope,
             labels,
             self.oos_label,
             self.config.target_oos_precision,
             self.config.oos_prior,
+            explicit=explicit,
         )
         self.threshold = calibration.threshold
         self.calibration = calibration
@@ -242,10 +255,14 @@ def calibrate_threshold(
     oos_label: str,
     target_precision: float,
     oos_prior: float | None = None,
+    *,
+    explicit: Sequence[bool] | npt.NDArray[np.bool_] | None = None,
 ) -> Calibration:
     """Pick the threshold on the in-scope score.
 
-    A row is out of scope when its prediction is ``oos_label`` or its score is below the threshold. Among
+    ``predicted``: each row's best in-scope intent; ``explicit``: rows whose most probable class is
+    ``oos_label``. With a threshold, a row is out of scope when its score is below it; with none
+    (:data:`NO_THRESHOLD`), when it is explicit. Among
     thresholds whose out-of-scope precision is at least ``target_precision`` (computed as if out-of-scope rows
     made up ``oos_prior`` of the traffic, when given), take the one with the best in-scope accuracy +
     out-of-scope recall; with no out-of-scope rows (nothing to calibrate on) nothing is rejected.
@@ -255,11 +272,11 @@ def calibrate_threshold(
     is_oos = y == oos_label
     n_oos = int(is_oos.sum())
     n_in = int((~is_oos).sum())
-    explicit = pred == oos_label
+    explicit_rows = pred == oos_label if explicit is None else np.asarray(explicit, dtype=bool)
     correct = (pred == y) & ~is_oos
 
     def metrics(t: float) -> tuple[float, float, float]:
-        flagged = explicit | (scores < t)
+        flagged = explicit_rows if t <= NO_THRESHOLD else scores < t
         tp = int((flagged & is_oos).sum())
         fp = int((flagged & ~is_oos).sum())
         acc = float((correct & ~flagged).sum() / n_in) if n_in else 0.0

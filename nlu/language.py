@@ -76,6 +76,7 @@ def detect_language(text: str, hint: str | None = None, default: str = "ru") -> 
     An unknown hint is ignored; ``default`` applies when neither the text nor the hint decides.
     """
     fallback = hint if hint in LANGUAGES else (default if default in LANGUAGES else "ru")
+    text = _KEEP.sub(" ", text)  # "T-000123", e-mails and links are in no language
     cyr, lat = _counts(text)
     if cyr == 0 and lat == 0:
         return fallback

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from bot.app import create_app
 from bot.demo import load_demo
 from core.db import create_engine, session_factory
+from core.migrate import upgrade
 from core.settings import Settings
 
 pytestmark = pytest.mark.browser
@@ -70,9 +71,13 @@ class ServerThread(threading.Thread):
 
 
 @pytest.fixture(scope="module")
-def server(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # A database of its own: the pages must not see accounts other modules locked or changed.
+    folder = tmp_path_factory.mktemp("pages")
+    database_url = f"sqlite+aiosqlite:///{folder / 'frontline.db'}"
+    upgrade(database_url)
     settings = Settings(
-        database_url=sqlite_url,
+        database_url=database_url,
         var_dir=tmp_path_factory.mktemp("var"),
         secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
         _env_file=None,  # type: ignore[call-arg]

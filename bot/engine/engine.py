@@ -36,7 +36,9 @@ from core.store import CustomerDefaults, InboundMessage, add_outbound, record_in
 from core.templates import Templates
 from core.uow import UnitOfWork
 from handoff.inbox import estimate_wait, hand_off, parse_csat_payload, wait_text
+from handoff.models import Ticket
 from handoff.sla import SlaConfig
+from handoff.tickets.notify import TICKET_CSAT
 from nlu.parse import Parse
 
 log = logging.getLogger(__name__)
@@ -267,6 +269,9 @@ class ConversationEngine:
             await self._csat_button(turn, *csat)
             return
         parts = payload.split(":")
+        if len(parts) == 3 and parts[0] == TICKET_CSAT:
+            await self._ticket_rating(turn, parts[1], parts[2])
+            return
         if len(parts) != 3 or parts[2] != turn.state.nonce:
             log.warning(
                 "forged or stale button", extra={"conversation_id": turn.conversation.id, "payload": payload[:64]}
@@ -362,6 +367,16 @@ class ConversationEngine:
         turn.state.flow = "csat_comment"
         turn.state.csat_for = closed.id
         turn.say("csat.thanks")
+
+    async def _ticket_rating(self, turn: Turn, ticket_id: str, rating: str) -> None:
+        """A rating button under a ticket's "resolved" notice; only the ticket's own customer may rate it."""
+        ticket = await turn.uow.session.get(Ticket, int(ticket_id)) if ticket_id.isdigit() else None
+        if ticket is None or ticket.customer_id != turn.customer.id or rating not in {"1", "2", "3", "4", "5"}:
+            log.warning("forged ticket rating button", extra={"payload_ticket": ticket_id[:16]})
+            turn.say("bot.stale_button")
+            return
+        await self.desk.record_csat(turn.uow.session, rating=int(rating), comment=None, ticket_id=ticket.id)
+        turn.say("csat.ticket_thanks")
 
     async def _csat_comment(self, turn: Turn, conversation_id: int) -> None:
         closed = await self._closed_conversation(turn, conversation_id)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Author, Conversation, Customer, Message
-from core.store import add_outbound
+from core.store import Button, add_outbound
 from core.templates import Templates
 from core.uow import UnitOfWork
 from handoff.models import Ticket, TicketConversation
@@ -36,6 +36,9 @@ async def latest_conversation(session: AsyncSession, ticket_id: int) -> Conversa
         .limit(1)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+TICKET_CSAT = "tcsat"  # payload prefix of a ticket rating button: tcsat:<ticket id>:<rating>
 
 
 class Notifier:
@@ -88,11 +91,20 @@ class Notifier:
             return None
         params.setdefault("number", ticket.number)
         text = self.render(key, customer.language, **params)
+        buttons = self.rating_buttons(ticket, customer) if meta and "csat" in meta else None
         return await add_outbound(
             uow,
             target,
             text,
             author=author,
             operator_id=operator_id,
+            buttons=buttons,
             meta={"ticket_id": ticket.id, "notice": key, **(meta or {})},
         )
+
+    def rating_buttons(self, ticket: Ticket, customer: Customer) -> list[Button]:
+        """1-5 buttons under a "resolved" notice: the rating is given in the chat, not on a web page."""
+        return [
+            Button(label=self.render(f"csat.button.{n}", customer.language), payload=f"{TICKET_CSAT}:{ticket.id}:{n}")
+            for n in range(1, 6)
+        ]

@@ -209,6 +209,10 @@ class TicketService:
         plan = customer.plan if customer.plan in self.sla.plans else self.sla.default_plan
         team_id = await self.routed_team_id(session, category, now)
         priority = self.sla.priority_for(urgency_value, impact_value)
+        # Embedded before any row is written: the model's few milliseconds hold no lock.
+        embedded = self.embed(
+            description if description.startswith(subject.rstrip("…")) else f"{subject}\n{description}"
+        )
         ticket = Ticket(
             customer_id=customer.id,
             subject=subject,
@@ -252,8 +256,6 @@ class TicketService:
                 "resolution_due": ticket.resolution_due.isoformat() if ticket.resolution_due else None,
             },
         )
-        text = f"{subject}\n{description}" if not description.startswith(subject.rstrip("…")) else description
-        embedded = self.embed(text)
         session.add(TicketVector(ticket_id=ticket.id, model=embedded.model, vector=embedded.vector.tobytes()))
         await session.flush()
         uow.emit(changed_event(ticket, Kind.CREATED))

@@ -11,12 +11,15 @@ Rule (applied by :func:`calibrate` to in-scope questions with their expected art
 3. ``suggest`` (the unknown boundary): the highest cut such that the questions below it are off-topic with
    precision ≥ ``unknown_precision`` (0.90): as many off-topic questions as possible come back unknown.
 4. ``answer``: the lowest cut ≥ ``suggest`` above which the top hit is right with precision ≥
-   ``answer_precision`` (0.90) for every cut from there up (suffixes of fewer than ``min_support`` questions
-   are not judged). Between the two the bot suggests.
+   ``answer_precision`` (0.90), over at least ``min_support`` questions. Between the two the bot suggests.
+
+"Precision ≥ target" means the lower end of its Wilson interval (one standard error) is: with ~100 questions a
+point estimate that just meets the target is as likely as not to miss it on new questions.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +34,16 @@ __all__ = ["calibrate", "choose_thresholds"]
 F64 = npt.NDArray[np.float64]
 
 
+def wilson_lower(k: int, n: int, z: float) -> float:
+    """Lower end of the Wilson score interval for a proportion ``k / n`` (0 when ``n`` is 0)."""
+    if n == 0:
+        return 0.0
+    p = k / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
+
+
 def choose_thresholds(
     conf: Sequence[float],
     correct: Sequence[bool],
@@ -39,8 +52,12 @@ def choose_thresholds(
     answer_precision: float = 0.9,
     unknown_precision: float = 0.9,
     min_support: int = 5,
+    z: float = 1.0,
 ) -> tuple[float, float]:
-    """(answer, suggest) from confidences of the top hit, whether it was right, whether the question was off-topic."""
+    """(answer, suggest) from confidences of the top hit, whether it was right, whether the question was off-topic.
+
+    A precision "reaches" its target when its Wilson lower bound (``z`` standard errors) does.
+    """
     c = np.asarray(conf, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
     off = np.asarray(off_topic, dtype=bool)
@@ -53,20 +70,18 @@ def choose_thresholds(
     suggest = float(cuts[0])
     for t in cuts[::-1]:
         below = c < t
-        if below.any() and off[below].mean() >= unknown_precision:
+        if below.any() and wilson_lower(int(off[below].sum()), int(below.sum()), z) >= unknown_precision:
             suggest = float(t)
             break
+    # the lowest cut whose answered questions (at least min_support of them) are precise enough
     answer = float(min(cuts[-1], 1.0))
-    valid = True
-    for t in cuts[::-1]:  # from the top down: keep lowering while every suffix stays precise enough
+    for t in cuts:
         if t < suggest:
-            break
+            continue
         above = c >= t
-        if above.sum() >= min_support and ok[above].mean() < answer_precision:
-            valid = False
-        if not valid:
+        if above.sum() >= min_support and wilson_lower(int(ok[above].sum()), int(above.sum()), z) >= answer_precision:
+            answer = float(t)
             break
-        answer = float(t)
     return max(answer, suggest), suggest
 
 
@@ -115,7 +130,7 @@ def calibrate(
     items += [(q, lang, None) for q, lang in off_topic]
     prepared = [(index.prepare_query(q), lang, aid) for q, lang, aid in items]
     rows = [(t, lang, aid) for t, lang, aid in prepared if t is not None]
-    if not rows:
+    if not rows or len(index) == 0:
         return current
     docs = {d.article_id: d for d in index.documents()}
 

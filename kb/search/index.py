@@ -72,8 +72,9 @@ class Hit:
     lexical: float  # BM25 of the query against the article
 
 
-DEFAULT_ANSWER = 0.8
-DEFAULT_SUGGEST = 0.4
+# Calibrated on the demo knowledge base with the default embedder, like fusion.DEFAULT_CONFIDENCE.
+DEFAULT_ANSWER = 0.5
+DEFAULT_SUGGEST = 0.45
 
 # Embedder names (``Embedder.name``) of the built-in specs: the thresholds file is keyed by spec, and either
 # form finds the entry.
@@ -231,6 +232,11 @@ class SearchIndex:
         """Add or replace many articles (one embedding call for those without ``vectors``)."""
         if vectors is not None and len(vectors) != len(docs):
             raise ValueError("vectors must match docs")
+        last = {d.article_id: i for i, d in enumerate(docs)}
+        if len(last) < len(docs):  # the same article twice: the later one wins
+            keep = sorted(last.values())
+            docs = [docs[i] for i in keep]
+            vectors = None if vectors is None else [vectors[i] for i in keep]
         layouts = [self._layout(d) for d in docs]
         texts = [v + c for v, c in layouts]
         if vectors is None:

@@ -18,6 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # Trigram indexes for operators' text search. pg_trgm is a trusted extension (PostgreSQL 13+): the
+        # database owner may create it.
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.create_table('teams',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
@@ -95,6 +99,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_tickets_priority_status_id', ['priority', 'status', 'id'], unique=False)
         batch_op.create_index('ix_tickets_sla_state_status_id', ['sla_state', 'status', 'id'], unique=False)
         batch_op.create_index('ix_tickets_status_id', ['status', 'id'], unique=False)
+        batch_op.create_index('ix_tickets_subject_trgm', ['subject'], unique=False, postgresql_using='gin', postgresql_ops={'subject': 'gin_trgm_ops'})
+        batch_op.create_index('ix_tickets_description_trgm', ['description'], unique=False, postgresql_using='gin', postgresql_ops={'description': 'gin_trgm_ops'})
         batch_op.create_index('ix_tickets_open_resolution_due', ['resolution_due', 'id'], unique=False, postgresql_where=sa.text("status IN ('new', 'open', 'pending')"), sqlite_where=sa.text("status IN ('new', 'open', 'pending')"))
         batch_op.create_index('ix_tickets_team_status_id', ['team_id', 'status', 'id'], unique=False)
 
@@ -168,19 +174,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('ticket_id', name=op.f('pk_ticket_vectors'))
     )
 
-    if op.get_bind().dialect.name == "postgresql":
-        # Operators' text search ("%router%") on PostgreSQL uses a trigram index instead of reading every
-        # ticket. pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
-        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        op.execute(
-            "CREATE INDEX ix_tickets_text_trgm ON tickets "
-            "USING gin ((subject || ' ' || description) gin_trgm_ops)"
-        )
-
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP INDEX IF EXISTS ix_tickets_text_trgm")
     op.drop_table('ticket_vectors')
     with op.batch_alter_table('ticket_incidents', schema=None) as batch_op:
         batch_op.drop_index('uq_ticket_incidents_linked', postgresql_where=sa.text("state = 'linked'"), sqlite_where=sa.text("state = 'linked'"))
@@ -201,6 +196,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_tickets_team_status_id')
         batch_op.drop_index('ix_tickets_open_resolution_due', postgresql_where=sa.text("status IN ('new', 'open', 'pending')"), sqlite_where=sa.text("status IN ('new', 'open', 'pending')"))
         batch_op.drop_index('ix_tickets_status_id')
+        batch_op.drop_index('ix_tickets_subject_trgm', postgresql_using='gin', postgresql_ops={'subject': 'gin_trgm_ops'})
+        batch_op.drop_index('ix_tickets_description_trgm', postgresql_using='gin', postgresql_ops={'description': 'gin_trgm_ops'})
         batch_op.drop_index('ix_tickets_sla_state_status_id')
         batch_op.drop_index('ix_tickets_priority_status_id')
         batch_op.drop_index('ix_tickets_next_escalation_at', postgresql_where=sa.text('next_escalation_at IS NOT NULL'), sqlite_where=sa.text('next_escalation_at IS NOT NULL'))

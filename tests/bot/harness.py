@@ -40,9 +40,20 @@ class Desk:
     def url(self) -> str:
         return str(self.client.make_url(""))
 
-    async def settle(self, timeout: float = 20.0) -> None:
+    async def acknowledged(self, update_id: int, timeout: float = 20.0) -> None:
+        """Wait until the poller acknowledged the update (asked for the next offset): it is stored by then."""
+
+        def past(call: Any) -> bool:
+            offset = call.params.get("offset")
+            return offset is not None and int(offset) > update_id
+
+        await self.standin.wait_for("getUpdates", predicate=past, timeout=timeout)
+
+    async def settle(self, timeout: float = 20.0, update_id: int | None = None) -> None:
         """Wait until every stored message is handled and every reply has left the outbox."""
         channel = self.app[TELEGRAM]
+        if update_id is not None:
+            await self.acknowledged(update_id, timeout)
         async with asyncio.timeout(timeout):
             while True:
                 await channel.drain()
@@ -78,8 +89,7 @@ class Desk:
         """The customer writes; returns the bot's replies to this message."""
         before = len(self.sent(chat_id))
         update = self.standin.make_text_update(chat_id, chat_id, text, language_code=language)
-        self.standin.push_update(update)
-        await self.settle()
+        await self.settle(update_id=self.standin.push_update(update))
         return self.sent(chat_id)[before:]
 
     async def press(self, chat_id: int, label_pattern: str, language: str = "ru") -> list[str]:
@@ -93,10 +103,8 @@ class Desk:
         before = len(self.sent(chat_id))
         sent = [c for c in self.standin.calls_to("sendMessage") if c.ok and c.params.get("chat_id") == chat_id]
         message_id = int(sent[-1].result["message_id"]) if sent else 1
-        self.standin.push_update(
-            self.standin.make_callback_update(chat_id, chat_id, data, message_id, language_code=language)
-        )
-        await self.settle()
+        update = self.standin.make_callback_update(chat_id, chat_id, data, message_id, language_code=language)
+        await self.settle(update_id=self.standin.push_update(update))
         return self.sent(chat_id)[before:]
 
 

@@ -101,6 +101,20 @@ async def test_a_problem_becomes_a_ticket_with_a_number_and_an_eta(desk: Desk) -
     mine = await desk.say(chat, "мои заявки")
     assert any(number in r for r in mine), mine
 
+    # The operator solves it: the customer is told in the chat and rates it with buttons there.
+    csrf = await sign_in(desk.client, "operator")
+    headers = {"X-CSRF-Token": csrf}
+    for status in ("open", "resolved"):
+        moved = await desk.client.post(f"/api/tickets/{number}/transition", json={"to": status}, headers=headers)
+        assert moved.status == 200, await moved.text()
+    await desk.settle()
+    assert [b["text"] for b in desk.last_buttons(chat)] == ["1", "2", "3", "4", "5"]
+    rated = await desk.press(chat, "^4$")
+    assert any("Спасибо за оценку" in r for r in rated)
+    async with desk.app[SESSIONS]() as session:
+        ratings = list((await session.execute(select(Csat).where(Csat.ticket_id.is_not(None)))).scalars())
+    assert 4 in [r.rating for r in ratings]
+
 
 async def test_another_customers_ticket_is_not_shown(desk: Desk) -> None:
     owner, stranger = new_chat(), new_chat()
@@ -170,13 +184,12 @@ async def test_two_operators_cannot_take_one_chat(desk: Desk) -> None:
 async def test_the_same_update_twice_is_one_message_and_one_reply(desk: Desk) -> None:
     chat = new_chat()
     update = desk.standin.make_text_update(chat, chat, "как оплатить картой?")
-    desk.standin.push_update(update)
-    await desk.settle()
+    await desk.settle(update_id=desk.standin.push_update(update))
     first = desk.sent(chat)
     duplicate = dict(update)
     duplicate.pop("update_id")
-    desk.standin.push_update(duplicate)  # Telegram redelivers: a new update_id, the same message
-    await desk.settle()
+    # Telegram redelivers: a new update_id, the same message.
+    await desk.settle(update_id=desk.standin.push_update(duplicate))
     assert desk.sent(chat) == first
     async with desk.app[SESSIONS]() as session:
         inbound = (
@@ -201,14 +214,11 @@ async def test_replies_survive_telegram_faults_and_arrive_once(desk: Desk, fault
 async def test_stickers_files_and_long_texts_get_sensible_replies(desk: Desk) -> None:
     chat = new_chat()
     before = len(desk.sent(chat))
-    desk.standin.push_update(desk.standin.make_sticker_update(chat, chat))
-    await desk.settle()
+    await desk.settle(update_id=desk.standin.push_update(desk.standin.make_sticker_update(chat, chat)))
     assert any("стикер" in r for r in desk.sent(chat)[before:])
     before = len(desk.sent(chat))
-    desk.standin.push_update(
-        desk.standin.make_document_update(chat, chat, file_name="virus.exe", mime_type="application/x-msdownload")
-    )
-    await desk.settle()
+    document = desk.standin.make_document_update(chat, chat, file_name="virus.exe", mime_type="application/x-msdownload")
+    await desk.settle(update_id=desk.standin.push_update(document))
     assert any("только текст" in r for r in desk.sent(chat)[before:])
     replies = await desk.say(chat, "🙂🙂🙂")
     assert replies, "emoji only still gets an answer"
@@ -240,3 +250,24 @@ async def test_blocked_customer_is_marked_failed_not_retried_forever(desk: Desk)
             ).scalars()
         ]
     assert states == ["failed"]
+
+
+async def test_the_bot_resumes_when_the_operator_returns_the_chat(desk: Desk) -> None:
+    chat = new_chat()
+    await desk.say(chat, "хочу поговорить с человеком")
+    conversation = await conversation_of(desk, chat)
+    csrf = await sign_in(desk.client, "operator")
+    headers = {"X-CSRF-Token": csrf}
+    assert (await desk.client.post(f"/api/inbox/conversations/{conversation.id}/take", headers=headers)).status == 200
+    note = await desk.client.post(
+        f"/api/inbox/conversations/{conversation.id}/note", json={"text": "клиент ждёт мастера"}, headers=headers
+    )
+    assert note.status == 201
+    back = await desk.client.post(f"/api/inbox/conversations/{conversation.id}/return", headers=headers)
+    assert back.status == 200
+    await desk.settle()
+    sent = desk.sent(chat)
+    assert any("Оператор завершил разговор" in r for r in sent)
+    assert not any("клиент ждёт мастера" in r for r in sent), "an internal note never reaches the customer"
+    again = await desk.say(chat, "спасибо!")
+    assert again, "the bot answers again"

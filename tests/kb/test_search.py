@@ -206,6 +206,14 @@ def test_an_edited_article_changes_the_results(small: SearchIndex) -> None:
     assert all(h.dense < 0.95 for h in small.search("оплата банковской картой", "ru") if h.article_id == 1)
 
 
+def test_the_later_of_two_versions_in_one_batch_wins(embedder: Embedder) -> None:
+    idx = SearchIndex(embedder)
+    first, second = small_docs()[0], small_docs()[1]
+    idx.upsert_many([first, Document(1, "ru", second.title, second.questions, second.body, "x"), small_docs()[2]])
+    assert len(idx) == 2
+    assert idx.search("пропал интернет", "ru")[0].article_id == 1
+
+
 def test_precomputed_vectors_are_used_and_checked(embedder: Embedder) -> None:
     idx = SearchIndex(embedder)
     doc = small_docs()[0]
@@ -240,9 +248,13 @@ def test_threshold_rule_on_known_confidences() -> None:
     conf = [0.05, 0.1, 0.15, 0.2, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97]
     off = [True] * 4 + [False] * 8
     correct = [False] * 4 + [True, False] + [True] * 6
-    answer, suggest = choose_thresholds(conf, correct, off, min_support=3)
+    answer, suggest = choose_thresholds(conf, correct, off, min_support=3, z=0.0)
     assert 0.2 < suggest <= 0.5  # everything below is off-topic
     assert 0.55 < answer <= 0.6  # above it every hit is right
+    # With the precision's lower confidence bound, 4 questions are too few to trust: the bands shrink.
+    cautious_answer, cautious_suggest = choose_thresholds(conf, correct, off, min_support=3, z=1.0)
+    assert cautious_suggest < suggest
+    assert cautious_answer > answer
 
 
 def test_thresholds_round_trip_and_default_when_absent(tmp_path: Path) -> None:

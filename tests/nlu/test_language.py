@@ -23,6 +23,10 @@ from nlu.language import detect_language, detransliterate, is_transliterated_rus
         ("", "en", "en"),
         ("привет, my internet не работает совсем", None, "ru"),
         ("please help me, интернет", "en", "en"),
+        ("T-000123", "ru", "ru"),
+        ("T-000123?", "en", "en"),
+        ("ivan.petrov@mail.ru", "ru", "ru"),
+        ("статус T-000123", "en", "ru"),
     ],
 )
 def test_detect_language(text: str, hint: str | None, expected: str) -> None:

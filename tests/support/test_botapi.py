@@ -90,9 +90,7 @@ async def test_send_message_is_recorded_and_echoed(bot: Bot, server: BotApiStand
 async def test_telegram_limits_are_enforced(bot: Bot, server: BotApiStandIn) -> None:
     with pytest.raises(TelegramBadRequest, match="message is too long"):
         await bot.send_message(42, "x" * 4097)
-    too_long = InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text="b", callback_data="d" * 65)]]
-    )
+    too_long = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="b", callback_data="d" * 65)]])
     with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
         await bot.send_message(42, "hi", reply_markup=too_long)
     assert server.sent_messages(42) == []
@@ -239,9 +237,7 @@ async def test_edits_and_strict_mode(bot: Bot) -> None:
     async with BotApiStandIn(strict=True) as strict:
         strict_bot = make_bot(strict)
         try:
-            keyboard = InlineKeyboardMarkup(
-                inline_keyboard=[[InlineKeyboardButton(text="a", callback_data="a")]]
-            )
+            keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="a", callback_data="a")]])
             sent = await strict_bot.send_message(5, "v1", reply_markup=keyboard)
             edited = await strict_bot.edit_message_text("v2", chat_id=5, message_id=sent.message_id)
             assert isinstance(edited, Message)
