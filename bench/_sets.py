@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +31,9 @@ import yaml
 
 from kb.search.index import Document
 
-EVAL = Path("/work/shared/eval")
 REPO = Path(__file__).resolve().parent.parent
+# The public evaluation sets live beside the repository (../shared/eval), never inside it.
+EVAL = Path(os.environ.get("FRONTLINE_EVAL_DIR", REPO.parent / "shared" / "eval"))
 
 N_VARIANTS = 5
 N_TUNE = 1500

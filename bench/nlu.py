@@ -61,7 +61,7 @@ from nlu.evaluation import cross_validate, intent_scores  # noqa: E402
 from nlu.parse import OUT_OF_SCOPE  # noqa: E402
 from nlu.training_data import Example, TrainingData, load_training_data  # noqa: E402
 
-EVAL = Path(os.environ.get("FRONTLINE_EVAL", REPO.parent / "shared" / "eval"))
+EVAL = Path(os.environ.get("FRONTLINE_EVAL_DIR", REPO.parent / "shared" / "eval"))
 DEFAULT_PATHS: dict[str, Path] = {
     "clinc150": EVAL / "clinc150" / "data_full.json",
     "clinc150-ru": EVAL / "clinc150-ru" / "clinc150_ru.json",

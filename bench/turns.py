@@ -73,20 +73,20 @@ async def run_backend(url: str, chats: int, messages: int, var: Path) -> dict[st
                 for chat in range(chats):
                     question = QUESTIONS[(chat + round_) % len(QUESTIONS)]
                     last = standin.push_update(standin.make_text_update(10_000 + chat, 10_000 + chat, question))
-            await desk.settle(timeout=600, update_id=last)
+            await desk.settle(timeout=600, update_id=last, poll=0.5)  # a slow poll: it must not compete
             elapsed = time.perf_counter() - started
             latencies: list[float] = []
             async with desk.app[SESSIONS]() as session:
-                rows = (await session.execute(select(Message).order_by(Message.conversation_id, Message.seq))).scalars()
-                pending_in: dict[int, Message] = {}
-                for m in rows:
-                    if m.chat_id == "1":
-                        continue
-                    if m.direction is Direction.INBOUND:
-                        pending_in[m.conversation_id] = m
-                    elif m.conversation_id in pending_in:
-                        inbound = pending_in.pop(m.conversation_id)
-                        latencies.append((m.created_at - inbound.created_at).total_seconds() * 1000)
+                rows = list((await session.execute(select(Message).where(Message.chat_id != "1"))).scalars())
+            inbound = {m.id: m for m in rows if m.direction is Direction.INBOUND}
+            first_reply: dict[int, Message] = {}
+            for m in rows:
+                answered = m.meta.get("in_reply_to")
+                earliest = m.direction is Direction.OUTBOUND and answered in inbound
+                if earliest and (answered not in first_reply or m.id < first_reply[answered].id):
+                    first_reply[answered] = m
+            for message_id, reply in first_reply.items():
+                latencies.append((reply.created_at - inbound[message_id].created_at).total_seconds() * 1000)
             total = chats * messages
             return {
                 "turn_ms": {"p50": pct(latencies, 0.5), "p95": pct(latencies, 0.95), "max": pct(latencies, 1.0)},

@@ -51,6 +51,8 @@ class ClassifierConfig:
     oos_prior: float | None = None
     """Share of out-of-scope messages expected in use; the precision target is met at this share (None: the
     held-out data's own share). Held-out sets often have far fewer out-of-scope rows than real traffic."""
+    min_oos_to_calibrate: int = 40
+    """With fewer out-of-scope rows held out, precision cannot be estimated: only the explicit class decides."""
     holdout: float = 0.2
     """Share of the examples held out to calibrate the threshold when no calibration set is given."""
     seed: int = 0
@@ -235,6 +237,7 @@ class IntentClassifier:
             self.config.target_oos_precision,
             self.config.oos_prior,
             explicit=explicit,
+            min_oos=self.config.min_oos_to_calibrate,
         )
         self.threshold = calibration.threshold
         self.calibration = calibration
@@ -257,12 +260,14 @@ def calibrate_threshold(
     oos_prior: float | None = None,
     *,
     explicit: Sequence[bool] | npt.NDArray[np.bool_] | None = None,
+    min_oos: int = 1,
 ) -> Calibration:
     """Pick the threshold on the in-scope score.
 
     ``predicted``: each row's best in-scope intent; ``explicit``: rows whose most probable class is
     ``oos_label``. With a threshold, a row is out of scope when its score is below it; with none
-    (:data:`NO_THRESHOLD`), when it is explicit. Among
+    (:data:`NO_THRESHOLD`, also when fewer than ``min_oos`` out-of-scope rows are held out), when it is
+    explicit. Among
     thresholds whose out-of-scope precision is at least ``target_precision`` (computed as if out-of-scope rows
     made up ``oos_prior`` of the traffic, when given), take the one with the best in-scope accuracy +
     out-of-scope recall; with no out-of-scope rows (nothing to calibrate on) nothing is rejected.
@@ -290,7 +295,7 @@ def calibrate_threshold(
         return acc, rec, prec
 
     best_t, best = NO_THRESHOLD, metrics(NO_THRESHOLD)
-    if n_oos:
+    if n_oos >= max(1, min_oos):
         candidates = np.unique(np.concatenate([[NO_THRESHOLD], np.quantile(scores, np.linspace(0, 0.6, 301))]))
         best_obj = -1.0
         for t in candidates:

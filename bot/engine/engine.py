@@ -136,7 +136,12 @@ class ConversationEngine:
             conversation.language = turn.language
             for reply in turn.replies:
                 await add_outbound(
-                    uow, conversation, reply.text, author=Author.BOT, buttons=reply.buttons, meta=reply.meta
+                    uow,
+                    conversation,
+                    reply.text,
+                    author=Author.BOT,
+                    buttons=reply.buttons,
+                    meta={"in_reply_to": message_id, **reply.meta},
                 )
         for effect in turn.later:
             try:

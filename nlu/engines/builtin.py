@@ -53,7 +53,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "4"
+MODEL_VERSION = "5"
 """Bump when the model's format or recipe changes: cached models of other versions are not loaded."""
 
 MAX_PARSE_CHARS = 2000

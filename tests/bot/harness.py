@@ -49,7 +49,7 @@ class Desk:
 
         await self.standin.wait_for("getUpdates", predicate=past, timeout=timeout)
 
-    async def settle(self, timeout: float = 20.0, update_id: int | None = None) -> None:
+    async def settle(self, timeout: float = 20.0, update_id: int | None = None, poll: float = 0.02) -> None:
         """Wait until every stored message is handled and every reply has left the outbox."""
         channel = self.app[TELEGRAM]
         if update_id is not None:
@@ -72,7 +72,7 @@ class Desk:
                 if not busy and not self.standin.pending_updates:
                     return
                 self.app[DELIVERY].wake()
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(poll)
 
     def sent(self, chat_id: int) -> list[str]:
         return self.standin.sent_messages(chat_id)

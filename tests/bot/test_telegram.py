@@ -217,7 +217,9 @@ async def test_stickers_files_and_long_texts_get_sensible_replies(desk: Desk) ->
     await desk.settle(update_id=desk.standin.push_update(desk.standin.make_sticker_update(chat, chat)))
     assert any("стикер" in r for r in desk.sent(chat)[before:])
     before = len(desk.sent(chat))
-    document = desk.standin.make_document_update(chat, chat, file_name="virus.exe", mime_type="application/x-msdownload")
+    document = desk.standin.make_document_update(
+        chat, chat, file_name="virus.exe", mime_type="application/x-msdownload"
+    )
     await desk.settle(update_id=desk.standin.push_update(document))
     assert any("только текст" in r for r in desk.sent(chat)[before:])
     replies = await desk.say(chat, "🙂🙂🙂")
