@@ -10,10 +10,9 @@ from pydantic import BaseModel, Field
 
 from core.models import Conversation, ConversationStatus, Customer, Message
 from core.store import get_conversation, history
-from core.uow import UnitOfWork
 from core.web.auth import current_operator
-from core.web.keys import BUS, SESSIONS, TEMPLATES
-from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query
+from core.web.keys import SESSIONS, TEMPLATES
+from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
 from handoff import inbox
 
 routes = Routes("inbox")
@@ -119,14 +118,10 @@ async def get_one(request: web.Request) -> web.Response:
     return json_response(ConversationDetail(**summary.model_dump(), messages=[_message(m) for m in messages]))
 
 
-def _uow(request: web.Request) -> UnitOfWork:
-    return UnitOfWork(request.config_dict[SESSIONS], request.config_dict[BUS])
-
-
 @routes.post("/conversations/{id}/take", access=Access.OPERATOR, response=Done)
 async def take(request: web.Request) -> web.Response:
     """Take a waiting conversation; a second operator gets 409 naming who has it."""
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         await inbox.take(uow, match_int(request, "id"), current_operator(request))
     return json_response(Done())
 
@@ -135,7 +130,7 @@ async def take(request: web.Request) -> web.Response:
 async def reply(request: web.Request) -> web.Response:
     """Reply to the customer in their own channel (stored, then delivered)."""
     body = await read_json(request, ReplyIn)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         message_id = await inbox.reply(uow, match_int(request, "id"), current_operator(request), body.text)
     return json_response(Done(message_id=message_id), status=201)
 
@@ -144,7 +139,7 @@ async def reply(request: web.Request) -> web.Response:
 async def note(request: web.Request) -> web.Response:
     """An internal note: stored with the conversation, never shown to the customer."""
     body = await read_json(request, ReplyIn)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         message_id = await inbox.reply(
             uow, match_int(request, "id"), current_operator(request), body.text, private=True
         )
@@ -154,7 +149,7 @@ async def note(request: web.Request) -> web.Response:
 @routes.post("/conversations/{id}/close", access=Access.OPERATOR, response=Done)
 async def close(request: web.Request) -> web.Response:
     """Close the conversation; the customer is asked for a rating with buttons in their channel."""
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         await inbox.close(uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES])
     return json_response(Done())
 
@@ -162,7 +157,7 @@ async def close(request: web.Request) -> web.Response:
 @routes.post("/conversations/{id}/return", access=Access.OPERATOR, response=Done)
 async def return_to_bot(request: web.Request) -> web.Response:
     """Give the conversation back to the bot."""
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         await inbox.return_to_bot(
             uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES]
         )

@@ -10,10 +10,9 @@ from aiohttp import web
 
 from core.errors import InvalidInput
 from core.models import utcnow
-from core.uow import UnitOfWork
 from core.web.auth import current_operator
 from core.web.keys import BUS, SESSIONS, SETTINGS, TEMPLATES
-from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query
+from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
 from handoff.breach import BreachWatch
 from handoff.desk import TicketDesk, own_embedder
 from handoff.keys import BREACH_WATCH, TICKET_DESK
@@ -53,10 +52,6 @@ routes = Routes("tickets")
 
 def _desk(request: web.Request) -> TicketDesk:
     return request.config_dict[TICKET_DESK]
-
-
-def _uow(request: web.Request) -> UnitOfWork:
-    return UnitOfWork(request.config_dict[SESSIONS], request.config_dict[BUS])
 
 
 def _csv(value: str | None, cls: type[TicketStatus] | type[Priority], name: str) -> list[Any]:
@@ -133,7 +128,7 @@ async def ticket_update(request: web.Request) -> web.Response:
     operator = current_operator(request)
     body = await read_json(request, TicketPatch)
     desk = _desk(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         ticket = await desk.tickets.get(uow.session, request.match_info["number"], lock=True)
         fields = body.model_dump(exclude_unset=True, mode="json")
         await desk.tickets.update(uow, ticket, fields, operator_id=operator.id, now=utcnow())
@@ -147,7 +142,7 @@ async def ticket_transition(request: web.Request) -> web.Response:
     operator = current_operator(request)
     body = await read_json(request, TransitionBody)
     desk = _desk(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         ticket = await desk.tickets.get(uow.session, request.match_info["number"], lock=True)
         await desk.tickets.transition(
             uow, ticket, body.to, actor=Actor.OPERATOR, operator_id=operator.id, now=utcnow(), reason=body.reason
@@ -162,7 +157,7 @@ async def ticket_reply(request: web.Request) -> web.Response:
     operator = current_operator(request)
     body = await read_json(request, TextBody)
     desk = _desk(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         ticket = await desk.tickets.get(uow.session, request.match_info["number"], lock=True)
         await desk.tickets.reply(uow, ticket, body.text, operator_id=operator.id, now=utcnow())
         ticket_id = ticket.id
@@ -177,7 +172,7 @@ async def ticket_note(request: web.Request) -> web.Response:
     operator = current_operator(request)
     body = await read_json(request, TextBody)
     desk = _desk(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         ticket = await desk.tickets.get(uow.session, request.match_info["number"], lock=True)
         await desk.tickets.note(uow, ticket, body.text, operator_id=operator.id, now=utcnow())
         ticket_id = ticket.id
@@ -192,7 +187,7 @@ async def ticket_link(request: web.Request) -> web.Response:
     operator = current_operator(request)
     body = await read_json(request, LinkBody)
     desk = _desk(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         ticket = await desk.tickets.get(uow.session, request.match_info["number"], lock=True)
         incident = await desk.incidents.get(uow.session, body.incident_id)
         await desk.incidents.link(uow, ticket, incident, operator_id=operator.id, now=utcnow())
@@ -205,7 +200,7 @@ async def ticket_unlink(request: web.Request) -> web.Response:
     """Unlink the ticket from its incident."""
     operator = current_operator(request)
     desk = _desk(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         ticket = await desk.tickets.get(uow.session, request.match_info["number"], lock=True)
         await desk.incidents.unlink(uow, ticket, operator_id=operator.id, now=utcnow())
         ticket_id = ticket.id
@@ -236,7 +231,7 @@ async def incident_create(request: web.Request) -> web.Response:
     operator = current_operator(request)
     body = await read_json(request, IncidentIn)
     desk = _desk(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         incident, linked = await desk.incidents.create(
             uow,
             title=body.title,
@@ -278,7 +273,7 @@ async def incident_update(request: web.Request) -> web.Response:
     incident_id = match_int(request, "incident_id")
     body = await read_json(request, IncidentPatch)
     desk = _desk(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         incident = await desk.incidents.get(uow.session, incident_id, lock=True)
         await desk.incidents.update(
             uow, incident, body.model_dump(exclude_unset=True), operator_id=operator.id, now=utcnow()
@@ -292,7 +287,7 @@ async def incident_resolve(request: web.Request) -> web.Response:
     operator = current_operator(request)
     incident_id = match_int(request, "incident_id")
     desk = _desk(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         incident, resolved, told = await desk.incidents.resolve(uow, incident_id, operator_id=operator.id)
     linked = (await _incident_detail(request, incident_id)).linked_tickets
     out = IncidentResolved(
@@ -308,7 +303,7 @@ async def incident_delete(request: web.Request) -> web.Response:
     """Delete an incident opened by mistake; its tickets are unlinked."""
     operator = current_operator(request)
     incident_id = match_int(request, "incident_id")
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         await _desk(request).incidents.delete(uow, incident_id, operator_id=operator.id, now=utcnow())
     return web.Response(status=204)
 

@@ -25,10 +25,9 @@ from aiohttp import BodyPartReader, web
 
 from core.db import transaction
 from core.errors import InvalidInput
-from core.uow import UnitOfWork
 from core.web.auth import current_operator
 from core.web.keys import BUS, SESSIONS, SETTINGS
-from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query
+from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
 from kb import articles, gaps, importer
 from kb.keys import KNOWLEDGE_BASE
 from kb.markdown import render_html
@@ -70,10 +69,6 @@ MAX_UPLOAD = 32 * 1024 * 1024
 
 def _kb(request: web.Request) -> KnowledgeBase:
     return request.config_dict[KNOWLEDGE_BASE]
-
-
-def _uow(request: web.Request) -> UnitOfWork:
-    return UnitOfWork(request.config_dict[SESSIONS], request.config_dict[BUS])
 
 
 def _summary(article: Article) -> ArticleSummary:
@@ -130,7 +125,7 @@ async def create_article(request: web.Request) -> web.Response:
     """Create an article (a draft unless ``status`` says otherwise)."""
     content = await read_json(request, ArticleContent)
     operator = current_operator(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         article = await articles.create_article(uow, content, operator.id)
         out = _out(article, await articles.translations(uow.session, article))
     await _kb(request).refresh([article.id])
@@ -153,7 +148,7 @@ async def update_article(request: web.Request) -> web.Response:
     article_id = match_int(request, "id")
     changes = await read_json(request, ArticleUpdate)
     operator = current_operator(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         article = await articles.update_article(uow, article_id, changes, operator.id)
         out = _out(article, await articles.translations(uow.session, article))
     await _kb(request).refresh([article_id])
@@ -164,7 +159,7 @@ async def _set_status(request: web.Request, status: ArticleStatus) -> web.Respon
     article_id = match_int(request, "id")
     expected = await _version(request)
     operator = current_operator(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         article = await articles.set_status(uow, article_id, status, operator.id, expected)
         out = _out(article, await articles.translations(uow.session, article))
     await _kb(request).refresh([article_id])
@@ -217,7 +212,7 @@ async def restore_revision(request: web.Request) -> web.Response:
     revision_id = match_int(request, "revision_id")
     expected = await _version(request)
     operator = current_operator(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         article = await articles.restore_revision(uow, article_id, revision_id, operator.id, expected)
         out = _out(article, await articles.translations(uow.session, article))
     await _kb(request).refresh([article_id])
@@ -305,7 +300,7 @@ async def convert_gaps(request: web.Request) -> web.Response:
     """Turn a group of gaps into a draft article whose questions are the customers' words."""
     body = await read_json(request, GapConvert)
     operator = current_operator(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         article = await gaps.convert_gaps(uow, body.gap_ids, operator.id, body.title)
         out = _out(article, await articles.translations(uow.session, article))
     return json_response(out, 201)
@@ -345,7 +340,7 @@ async def import_articles(request: web.Request) -> web.Response:
         raise InvalidInput("the upload is empty")
     contents = importer.parse_upload(raw, content_type, filename)
     operator = current_operator(request)
-    async with _uow(request) as uow:
+    async with unit_of_work(request) as uow:
         done = await articles.import_articles(uow, contents, operator.id)
     report = ImportReport(
         created=sum(d.action == "created" for d in done),

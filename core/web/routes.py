@@ -16,6 +16,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from core.errors import InvalidInput
+from core.uow import UnitOfWork
+from core.web.keys import BUS, SESSIONS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_ATTR = "__frontline_route__"
@@ -143,3 +145,8 @@ def match_int(request: web.Request, name: str) -> int:
         return int(request.match_info[name])
     except (KeyError, ValueError):
         raise InvalidInput(f"{name} must be an integer") from None
+
+
+def unit_of_work(request: web.Request) -> UnitOfWork:
+    """A unit of work on the application's database and event bus, for one request."""
+    return UnitOfWork(request.config_dict[SESSIONS], request.config_dict[BUS])
