@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import yaml
 from aiohttp import web
@@ -27,10 +28,9 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 
 
-def _account_categories(settings_data: object) -> frozenset[str]:
-    from pathlib import Path
-
-    path = Path(str(settings_data)) / "intake.yml"
+def _account_categories(data_dir: Path) -> frozenset[str]:
+    """Ticket categories whose intake asks for the contract number (data/intake.yml)."""
+    path = data_dir / "intake.yml"
     if not path.exists():
         return frozenset()
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

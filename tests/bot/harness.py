@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -34,7 +34,6 @@ class Desk:
     standin: BotApiStandIn
     app: web.Application
     client: TestClient[Any, Any]
-    _message_ids: dict[int, int] = field(default_factory=dict)
 
     @property
     def url(self) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.keys import CONVERSATION_ENGINE, DELIVERY
 from bot.runtime import WEBHOOK_PATH, webhook_secret
+from core.db import SessionFactory
 from core.models import DeliveryState, Direction, Message
 from core.store import InboundMessage
 from core.web.keys import SESSIONS
@@ -17,8 +18,8 @@ from tests.bot.harness import TOKEN, desk_settings, start_desk
 from tests.support.botapi import BotApiStandIn
 
 
-async def outbound_states(desk_sessions: object, chat: int) -> list[str]:
-    async with desk_sessions() as session:  # type: ignore[operator]
+async def outbound_states(sessions: SessionFactory, chat: int) -> list[str]:
+    async with sessions() as session:
         rows = await session.execute(
             select(Message).where(Message.chat_id == str(chat), Message.direction == Direction.OUTBOUND)
         )
