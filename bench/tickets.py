@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg
 from sqlalchemy import text
 
-from core.db import SessionFactory, create_engine, session_factory, transaction
+from core.db import SessionFactory, create_engine, execute_autocommit, session_factory, transaction
 from core.events import InProcessBus
 from core.migrate import upgrade
 from core.models import Channel, Conversation, ConversationStatus, Customer, utcnow
@@ -77,23 +77,13 @@ def ms(value: float) -> float:
     return round(value * 1000, 2)
 
 
-async def pg_admin(statement: str) -> None:
-    engine = create_engine(PG_ADMIN)
-    try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def scratch_pg(work: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     name = f"frontline_bench_{uuid.uuid4().hex[:10]}"
-    await pg_admin(f'CREATE DATABASE "{name}"')
+    await execute_autocommit(PG_ADMIN, f'CREATE DATABASE "{name}"')
     try:
         return await work(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
     finally:
-        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await execute_autocommit(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def load_desk(data_dir: Path) -> TicketDesk:

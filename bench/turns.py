@@ -23,9 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from core.db import create_engine
+from core.db import execute_autocommit
 from core.migrate import upgrade
 from core.models import Direction, Message
 from core.web.keys import SESSIONS
@@ -50,14 +50,6 @@ PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else 0.0
-
-
-async def pg_admin(statement: str) -> None:
-    engine = create_engine(PG_ADMIN)
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(statement))
-    await engine.dispose()
 
 
 async def run_backend(url: str, chats: int, messages: int, var: Path) -> dict[str, Any]:
@@ -114,12 +106,12 @@ async def main() -> None:
                 result["sqlite"] = await run_backend(url, args.chats, args.messages, var)
             elif backend == "postgresql":
                 name = f"frontline_bench_{uuid.uuid4().hex[:8]}"
-                await pg_admin(f'CREATE DATABASE "{name}"')
+                await execute_autocommit(PG_ADMIN, f'CREATE DATABASE "{name}"')
                 try:
                     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
                     result["postgresql"] = await run_backend(url, args.chats, args.messages, var)
                 finally:
-                    await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    await execute_autocommit(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(json.dumps(result))
 
 

@@ -151,34 +151,31 @@ async def ticket_transition(request: web.Request) -> web.Response:
     return await _detail(request, ticket_id)
 
 
-@routes.post("/tickets/{number}/reply", access=Access.OPERATOR, body=TextBody, response=TicketDetail, status=201)
-async def ticket_reply(request: web.Request) -> web.Response:
-    """A public reply, delivered to the customer's latest conversation of the ticket."""
+async def _add_text(request: web.Request, private: bool) -> web.Response:
+    """A reply (delivered to the customer) or an internal note (never shown), answered with the ticket."""
     operator = current_operator(request)
     body = await read_json(request, TextBody)
     desk = _desk(request)
     async with unit_of_work(request) as uow:
         ticket = await desk.tickets.get(uow.session, request.match_info["number"], lock=True)
-        await desk.tickets.reply(uow, ticket, body.text, operator_id=operator.id, now=utcnow())
+        add = desk.tickets.note if private else desk.tickets.reply
+        await add(uow, ticket, body.text, operator_id=operator.id, now=utcnow())
         ticket_id = ticket.id
     response = await _detail(request, ticket_id)
     response.set_status(201)
     return response
+
+
+@routes.post("/tickets/{number}/reply", access=Access.OPERATOR, body=TextBody, response=TicketDetail, status=201)
+async def ticket_reply(request: web.Request) -> web.Response:
+    """A public reply, delivered to the customer's latest conversation of the ticket."""
+    return await _add_text(request, private=False)
 
 
 @routes.post("/tickets/{number}/notes", access=Access.OPERATOR, body=TextBody, response=TicketDetail, status=201)
 async def ticket_note(request: web.Request) -> web.Response:
     """An internal note: in the ticket's log, never shown to the customer."""
-    operator = current_operator(request)
-    body = await read_json(request, TextBody)
-    desk = _desk(request)
-    async with unit_of_work(request) as uow:
-        ticket = await desk.tickets.get(uow.session, request.match_info["number"], lock=True)
-        await desk.tickets.note(uow, ticket, body.text, operator_id=operator.id, now=utcnow())
-        ticket_id = ticket.id
-    response = await _detail(request, ticket_id)
-    response.set_status(201)
-    return response
+    return await _add_text(request, private=True)
 
 
 @routes.put("/tickets/{number}/incident", access=Access.OPERATOR, body=LinkBody, response=TicketDetail)

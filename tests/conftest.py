@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import SessionFactory, create_engine, session_factory
+from core.db import SessionFactory, create_engine, execute_autocommit, session_factory
 from core.events import InProcessBus
 from core.migrate import upgrade
 from core.models import Base
@@ -30,16 +30,6 @@ PG_ADMIN_URL = os.environ.get("FRONTLINE_TEST_PG_URL", "postgresql+asyncpg://pos
 T = TypeVar("T")
 REDIS_URL = os.environ.get("FRONTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEFAULTS = CustomerDefaults(language="ru", timezone="Europe/Moscow", plan="standard")
-
-
-async def _pg_admin(statement: str) -> None:
-    engine = create_engine(PG_ADMIN_URL)
-    try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -63,11 +53,11 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     name = f"frontline_test_{uuid.uuid4().hex[:10]}"
-    run_sync(_pg_admin(f'CREATE DATABASE "{name}"'))
+    run_sync(execute_autocommit(PG_ADMIN_URL, f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)
     yield url
-    run_sync(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_sync(execute_autocommit(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

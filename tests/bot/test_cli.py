@@ -9,15 +9,16 @@ from collections.abc import Iterator
 import pytest
 
 from bot.cli import main
-from tests.conftest import PG_ADMIN_URL, _pg_admin
+from core.db import execute_autocommit
+from tests.conftest import PG_ADMIN_URL
 
 
 @pytest.fixture
 def fresh_postgres() -> Iterator[str]:
     name = f"frontline_cli_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(execute_autocommit(PG_ADMIN_URL, f'CREATE DATABASE "{name}"'))
     yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(execute_autocommit(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
