@@ -7,6 +7,8 @@ COPY pyproject.toml README.md ./
 COPY core core
 COPY nlu nlu
 COPY kb kb
+COPY sla sla
+COPY tickets tickets
 COPY handoff handoff
 COPY bot bot
 COPY migrations migrations

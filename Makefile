@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= $(or $(FRONTLINE_PORT),8080)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run serve install migrate demo test lint typecheck contracts pytest rasa rasa-train rasa-start rasa-stop bench clean
+.PHONY: run serve install frontend migrate demo test lint typecheck contracts pytest rasa rasa-train rasa-start rasa-stop bench clean
 
 # The venv is rebuilt only when pyproject.toml changes; torch is pinned to its CPU build.
 $(STAMP): pyproject.toml
@@ -18,18 +18,31 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Front-end packages come from the npm registry (npm ci, the committed lock file); esbuild bundles them.
+FRONTEND_SRC := $(shell find frontend/src -type f 2>/dev/null)
+frontend/node_modules/.installed: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+frontend/dist/.built: frontend/node_modules/.installed frontend/build.mjs $(FRONTEND_SRC)
+	cd frontend && npm run --silent build -- --quiet
+	@touch $@
+
+frontend: frontend/dist/.built
+
 migrate: install
 	$(BIN)/frontline db upgrade
 
 demo: migrate
 	$(BIN)/frontline demo load
 
-run: demo
+run: demo frontend
 	FRONTLINE_PORT=$(PORT) $(BIN)/frontline serve
 
-lint: install
-	$(BIN)/ruff check core nlu kb handoff bot tests bench migrations
-	$(BIN)/ruff format --check core nlu kb handoff bot tests bench
+lint: install frontend/node_modules/.installed
+	cd frontend && npm run --silent check
+	$(BIN)/ruff check core nlu kb sla tickets handoff bot tests bench migrations
+	$(BIN)/ruff format --check core nlu kb sla tickets handoff bot tests bench
 
 typecheck: install
 	$(BIN)/mypy
@@ -37,7 +50,7 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-pytest: install
+pytest: install frontend
 	$(BIN)/pytest -q
 
 test: lint typecheck contracts pytest
@@ -53,4 +66,4 @@ rasa-stop:
 	bash scripts/rasa.sh stop
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache frontend/node_modules frontend/dist

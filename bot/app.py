@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -17,22 +16,22 @@ from core.settings import Settings
 from core.templates import Templates
 from core.web import auth, system
 from core.web.errors import error_middleware
-from core.web.keys import BUS, ENGINE, METRICS, SESSIONS, SETTINGS, TEMPLATES
+from core.web.keys import ASSETS, BUS, DB_ENGINE, METRICS, NAV, PAGES, SESSIONS, SETTINGS, TEMPLATES
 from core.web.metrics import Metrics, metrics_middleware
-from core.web.pages import PAGES, create_pages
-from handoff import inbox_web
+from core.web.pages import Assets, create_pages
 from handoff import web as handoff_web
 from kb import web as kb_web
-from nlu.embedding import Embedder, load_embedder
+from nlu.embedding import shared_embedder
 from nlu.engines import nlu_engine_ctx
 from nlu.keys import EMBEDDER
+from tickets import web as tickets_web
 
 MAX_BODY = 2 * 1024 * 1024
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].database_url)
-    app[ENGINE] = engine
+    app[DB_ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
     yield
     await engine.dispose()
@@ -51,12 +50,6 @@ async def embedder_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[EMBEDDER] = await asyncio.to_thread(shared_embedder, settings.embedding_model, settings.embedding_threads)
     yield
-
-
-@functools.cache
-def shared_embedder(spec: str, threads: int) -> Embedder:
-    """Loaded once per process (models are read-only), however many applications it serves."""
-    return load_embedder(spec, threads)
 
 
 async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -85,22 +78,26 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[METRICS] = metrics
     app[TEMPLATES] = Templates.load(settings.data_dir / "templates", settings.default_language)
     app[PAGES] = create_pages()
+    app[ASSETS] = Assets(settings.static_dir)
+    # The staff top bar: each section is shown to the roles that may open it.
+    app[NAV] = []
     app[DELIVERERS] = {}
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(bus_ctx)
     app.cleanup_ctx.append(embedder_ctx)
     app.cleanup_ctx.append(nlu_engine_ctx)
     app.cleanup_ctx.append(kb_web.kb_ctx)
-    app.cleanup_ctx.append(handoff_web.tickets_ctx)
-    app.cleanup_ctx.append(handoff_web.breach_ctx)
+    app.cleanup_ctx.append(tickets_web.tickets_ctx)
+    app.cleanup_ctx.append(tickets_web.breach_ctx)
     app.cleanup_ctx.append(runtime.engine_ctx)
     app.cleanup_ctx.append(runtime.telegram_ctx)
+    app[ASSETS].register(app)
     system.routes.register(app)
     auth.routes.register(app)
     runtime.routes.register(app)
-    app.add_subapp("/api/inbox", inbox_web.create_app())
+    app.add_subapp("/api/inbox", handoff_web.create_app())
     app.add_subapp("/api/kb", kb_web.create_app())
-    app.add_subapp("/api", handoff_web.create_app())
+    app.add_subapp("/api", tickets_web.create_app())
     # Channels add their deliverers before the outbox worker starts.
     app.cleanup_ctx.append(delivery_ctx)
     return app

@@ -177,11 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _package_commands() -> list[Callable[[Any], None]]:
     """Each package contributes its subcommands through a ``register(subparsers)`` function."""
-    from handoff import cli as handoff_cli
     from kb import cli as kb_cli
     from nlu import cli as nlu_cli
+    from tickets import cli as tickets_cli
 
-    registers: list[Callable[[Any], None]] = [nlu_cli.register, kb_cli.register, handoff_cli.register]
+    registers: list[Callable[[Any], None]] = [nlu_cli.register, kb_cli.register, tickets_cli.register]
     return registers
 
 

@@ -12,16 +12,17 @@ from sqlalchemy import func, select
 from core.db import SessionFactory, transaction
 from core.errors import NotFound
 from core.events import InProcessBus
+from core.models import Team
 from core.operators import add_operator, get_operator
 from core.settings import Settings
 from core.uow import UnitOfWork
-from handoff.models import Team
 from kb.articles import import_articles
 from kb.importer import parse_path
 from kb.models import Article
 from kb.schemas import ArticleContent
 from kb.service import ensure_vectors
 from kb.vectors import FloatArray
+from nlu.embedding import shared_embedder
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +81,6 @@ async def load_demo_knowledge_base(factory: SessionFactory, settings: Settings) 
             return []
         contents = await asyncio.to_thread(_demo_articles, settings.data_dir / "kb")
         imported = await import_articles(uow, contents, None, note="demo")
-    from bot.app import shared_embedder
-
     embedder = await asyncio.to_thread(shared_embedder, settings.embedding_model, settings.embedding_threads)
     cache = _DEMO_VECTORS.setdefault(embedder.name, {})
     await ensure_vectors(factory, embedder, cache=cache)

@@ -19,10 +19,10 @@ from bot.keys import CONVERSATION_ENGINE, DELIVERERS, TELEGRAM, TELEGRAM_WEBHOOK
 from core.models import Channel
 from core.web.keys import BUS, SESSIONS, SETTINGS, TEMPLATES
 from core.web.routes import Access, Routes
-from handoff.keys import TICKET_DESK
-from handoff.sla import SlaConfig
 from kb.keys import KNOWLEDGE_BASE
 from nlu.keys import NLU_ENGINE
+from sla import SlaPolicy
+from tickets.keys import TICKET_DESK
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -46,7 +46,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         nlu=app[NLU_ENGINE],
         kb=app[KNOWLEDGE_BASE],
         desk=app[TICKET_DESK],
-        sla=SlaConfig.load(settings.data_dir),
+        sla=SlaPolicy.load(settings.data_dir),
         settings=settings,
         account_categories=_account_categories(settings.data_dir),
     )

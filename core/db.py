@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Select, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SessionFactory = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -73,3 +74,22 @@ async def execute_autocommit(url: str, statement: str) -> None:
             await conn.execute(text(statement))
     finally:
         await engine.dispose()
+
+
+def is_postgres(target: AsyncSession | SessionFactory | AsyncEngine) -> bool:
+    """Whether ``target`` talks to PostgreSQL (else SQLite): the one place the dialect is asked."""
+    if isinstance(target, AsyncEngine):
+        return target.dialect.name == "postgresql"
+    if isinstance(target, AsyncSession):
+        return target.get_bind().dialect.name == "postgresql"
+    return bool(target.kw["bind"].dialect.name == "postgresql")
+
+
+def for_update(stmt: Select[T], target: AsyncSession | SessionFactory, *, skip_locked: bool = False) -> Select[T]:
+    """Lock the selected rows until the transaction ends.
+
+    PostgreSQL takes row locks (``FOR UPDATE``, optionally ``SKIP LOCKED`` so workers claim different rows).
+    SQLite has none and needs none: every write transaction begins with ``BEGIN IMMEDIATE``, which already
+    serialises writers for the whole database.
+    """
+    return stmt.with_for_update(skip_locked=skip_locked) if is_postgres(target) else stmt

@@ -1,4 +1,4 @@
-"""Customers, identities, conversations, messages and staff accounts: the record every package shares."""
+"""Customers, identities, conversations, messages, staff accounts and teams: the record every package shares."""
 
 from __future__ import annotations
 
@@ -162,6 +162,17 @@ class Operator(Base):
     locked_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+class Team(Base):
+    """A group of operators that tickets and conversations are routed to."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Conversation(Base):

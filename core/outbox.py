@@ -9,7 +9,6 @@ Within one conversation messages go out in order: a later reply waits for an ear
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,9 +16,10 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from core.db import SessionFactory, transaction
+from core.db import SessionFactory, for_update, transaction
 from core.events import MESSAGE_STORED, Event, EventBus
 from core.models import Channel, DeliveryState, Direction, Message, utcnow
+from core.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -68,43 +68,24 @@ class DeliveryWorker:
         self._deliverers = deliverers
         self.policy = policy or RetryPolicy()
         self._batch = batch
-        self._poll = poll_interval
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._postgres = factory.kw["bind"].dialect.name == "postgresql"
+        self._loop = PeriodicTask("outbox-delivery", self._step, poll_interval)
         bus.subscribe(self._on_event, MESSAGE_STORED)
 
     async def _on_event(self, event: Event) -> None:
         if event.data.get("direction") == Direction.OUTBOUND.value and not event.data.get("private"):
-            self._wake.set()
+            self._loop.wake()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-delivery")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                sent = await self.drain_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox pass failed")
-                sent = 0
-            if sent:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+    async def _step(self) -> bool:
+        return await self.drain_once() > 0
 
     async def _claim(self) -> list[Message]:
         """Claim the first due message of each conversation."""
@@ -119,8 +100,7 @@ class DeliveryWorker:
                 .order_by(Message.conversation_id, Message.seq)
                 .limit(self._batch)
             )
-            if self._postgres:
-                stmt = stmt.with_for_update(skip_locked=True)
+            stmt = for_update(stmt, session, skip_locked=True)
             seen: set[int] = set()
             claimed: list[Message] = []
             for message in (await session.execute(stmt)).scalars():

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(default=1, ge=1, description="CPU threads of the embedder (cores ÷ workers)")
     data_dir: Path = Field(default=ROOT / "data", description="Plans, SLA, templates, KB, NLU data")
     var_dir: Path = Field(default=ROOT / "var", description="Runtime files: SQLite, caches, models")
+    static_dir: Path = Field(
+        default=ROOT / "frontend" / "dist", description="The front-end build (pages' scripts, the widget)"
+    )
     session_max_age: int = Field(default=8 * 3600, gt=0, description="Operator session lifetime, seconds")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format")
     log_level: str = Field(default="INFO", description="Log level")

@@ -17,15 +17,16 @@ from typing import Literal
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import is_postgres
 from core.errors import Conflict, NotFound
 from core.models import Author, Conversation, ConversationStatus, Customer, Operator, utcnow
 from core.store import Button, add_outbound, get_conversation, set_status
 from core.templates import Templates
 from core.uow import UnitOfWork
-from handoff.sla import SlaConfig, eta_values, is_working, next_working_instant
+from handoff.csat import csat_payload
+from sla import SlaPolicy, eta_values, is_working, next_working_instant
 
 DEFAULT_HANDLING = timedelta(minutes=5)
-CSAT_PAYLOAD = "csat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ async def busy_operators(session: AsyncSession, now: datetime) -> int:
 
 
 async def estimate_wait(
-    session: AsyncSession, conversation: Conversation, customer: Customer, sla: SlaConfig, now: datetime | None = None
+    session: AsyncSession, conversation: Conversation, customer: Customer, sla: SlaPolicy, now: datetime | None = None
 ) -> WaitEstimate:
     """An honest estimate from the queue and recent handling times, or when operators are back."""
     now = now or utcnow()
@@ -145,7 +146,7 @@ def _require_holder(conversation: Conversation, operator: Operator) -> None:
 async def reply(uow: UnitOfWork, conversation_id: int, operator: Operator, text: str, private: bool = False) -> int:
     """An operator's reply (stored in the outbox for the customer's channel) or an internal note."""
     conversation = await get_conversation(uow.session, conversation_id)
-    await uow.session.refresh(conversation, with_for_update=uow.session.get_bind().dialect.name == "postgresql")
+    await uow.session.refresh(conversation, with_for_update=is_postgres(uow.session))
     if not private:
         _require_holder(conversation, operator)
     message = await add_outbound(
@@ -188,23 +189,6 @@ async def close(uow: UnitOfWork, conversation_id: int, operator: Operator | None
     ]
     await add_outbound(uow, conversation, templates.render("csat.question", customer.language), buttons=buttons)
     await set_status(uow, conversation, ConversationStatus.CLOSED)
-
-
-def csat_payload(conversation_id: int, rating: int, nonce: str) -> str:
-    return f"{CSAT_PAYLOAD}:{conversation_id}:{rating}:{nonce}"
-
-
-def parse_csat_payload(payload: str) -> tuple[int, int, str] | None:
-    parts = payload.split(":")
-    if len(parts) != 4 or parts[0] != CSAT_PAYLOAD:
-        return None
-    try:
-        conversation_id, rating = int(parts[1]), int(parts[2])
-    except ValueError:
-        return None
-    if not 1 <= rating <= 5:
-        return None
-    return conversation_id, rating, parts[3]
 
 
 async def list_conversations(

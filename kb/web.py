@@ -16,8 +16,6 @@ Routes (paths relative to the mount point):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -25,6 +23,7 @@ from aiohttp import BodyPartReader, web
 
 from core.db import transaction
 from core.errors import InvalidInput
+from core.periodic import PeriodicTask
 from core.web.auth import current_operator
 from core.web.keys import BUS, SESSIONS, SETTINGS
 from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
@@ -395,17 +394,13 @@ async def kb_ctx(app: web.Application) -> AsyncIterator[None]:
     await kb.start(wait=False)
     app[KNOWLEDGE_BASE] = kb
 
-    async def resync_forever() -> None:
-        while True:
-            await asyncio.sleep(RESYNC_SECONDS)
-            try:
-                await kb.resync()
-            except Exception:
-                log.exception("knowledge base resync failed")
+    async def resync() -> bool:
+        await kb.resync()
+        return False
 
-    resync = asyncio.create_task(resync_forever())
+    # Events make edits searchable at once; the resync catches what a missed event would leave behind.
+    loop = PeriodicTask("kb-resync", resync, RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+    loop.start()
     yield
-    resync.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await resync
+    await loop.stop()
     await kb.close()

@@ -9,8 +9,9 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import handoff.models  # noqa: F401  (registers tables on Base.metadata)
+import handoff.models  # noqa: F401  (each import registers its tables on Base.metadata)
 import kb.models  # noqa: F401
+import tickets.models  # noqa: F401
 from core.db import create_engine
 from core.models import Base
 from core.settings import Settings

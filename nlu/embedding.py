@@ -27,6 +27,7 @@ embedded as a single space, which every backend accepts. Inputs are embedded in 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -294,3 +295,12 @@ def load_embedder(spec: str, threads: int = 1) -> Embedder:
     emb.embed_queries(["warm-up"])
     emb.embed_passages(["warm-up"])
     return emb
+
+
+@functools.cache
+def shared_embedder(spec: str, threads: int = 1) -> Embedder:
+    """The process's one embedder for ``spec``: loaded on first use, then shared (models are read-only).
+
+    The web app, the CLI, benchmarks and tests all come here, so a process never holds two copies.
+    """
+    return load_embedder(spec, threads)

@@ -18,13 +18,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import SessionFactory, create_engine, execute_autocommit, session_factory
+from core.db import SessionFactory, create_engine, execute_autocommit, session_factory, transaction
 from core.events import InProcessBus
 from core.migrate import upgrade
-from core.models import Base
+from core.models import Base, Team
+from core.operators import add_operator
 from core.settings import ROOT, Settings
 from core.store import CustomerDefaults
 from core.templates import Templates
+from nlu.embedding import Embedder, shared_embedder
+from tickets.desk import TicketDesk
 
 PG_ADMIN_URL = os.environ.get("FRONTLINE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 T = TypeVar("T")
@@ -117,3 +120,32 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def redis_url() -> str:
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real default embedder, loaded once per test session through the same loader the app uses."""
+    return shared_embedder("use", 1)
+
+
+TEAMS = (("first-line", "Первая линия"), ("second-line", "Вторая линия"), ("billing", "Биллинг"))
+
+
+@pytest.fixture
+def desk(templates: Templates, embedder: Embedder) -> TicketDesk:
+    return TicketDesk.load(ROOT / "data", templates, lambda: embedder)
+
+
+@pytest.fixture
+async def teams(sessions: SessionFactory) -> dict[str, int]:
+    async with transaction(sessions) as session:
+        rows = [Team(key=key, name=name) for key, name in TEAMS]
+        session.add_all(rows)
+        await session.flush()
+        return {row.key: row.id for row in rows}
+
+
+@pytest.fixture
+async def operator_id(sessions: SessionFactory) -> int:
+    async with transaction(sessions) as session:
+        return (await add_operator(session, "olga", "operator-password-1", "operator", "Ольга")).id

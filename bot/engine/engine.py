@@ -20,7 +20,7 @@ from bot.engine import answer, tickets
 from bot.engine.ports import Desk, Knowledge, Parser
 from bot.engine.state import DialogState
 from bot.engine.turn import Turn
-from core.db import SessionFactory
+from core.db import SessionFactory, for_update
 from core.events import EventBus
 from core.models import (
     Author,
@@ -35,11 +35,12 @@ from core.settings import Settings
 from core.store import CustomerDefaults, InboundMessage, add_outbound, record_inbound
 from core.templates import Templates
 from core.uow import UnitOfWork
-from handoff.inbox import estimate_wait, hand_off, parse_csat_payload, wait_text
-from handoff.models import Ticket
-from handoff.sla import SlaConfig
-from handoff.tickets.notify import TICKET_CSAT
+from handoff.csat import parse_csat_payload, record_csat
+from handoff.inbox import estimate_wait, hand_off, wait_text
 from nlu.parse import Parse
+from sla import SlaPolicy
+from tickets.models import Ticket
+from tickets.notify import TICKET_CSAT
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class ConversationEngine:
         nlu: Parser,
         kb: Knowledge,
         desk: Desk,
-        sla: SlaConfig,
+        sla: SlaPolicy,
         settings: Settings,
         account_categories: frozenset[str] = frozenset(),
     ) -> None:
@@ -78,7 +79,6 @@ class ConversationEngine:
         self.settings = settings
         self.account_categories = account_categories
         self.defaults = CustomerDefaults(settings.default_language, settings.default_timezone, settings.default_plan)
-        self._postgres = sessions.kw["bind"].dialect.name == "postgresql"
 
     # --- the two phases ------------------------------------------------------------------------------
 
@@ -180,10 +180,7 @@ class ConversationEngine:
             return None
 
     async def _lock(self, uow: UnitOfWork, conversation_id: int) -> Conversation:
-        stmt = select(Conversation).where(Conversation.id == conversation_id)
-        if self._postgres:
-            stmt = stmt.with_for_update()
-        # SQLite: the transaction began with BEGIN IMMEDIATE, which already serialises writers.
+        stmt = for_update(select(Conversation).where(Conversation.id == conversation_id), uow.session)
         return (await uow.session.execute(stmt)).scalar_one()
 
     @staticmethod
@@ -366,7 +363,7 @@ class ConversationEngine:
         if pending.get("rating") is not None:
             turn.say("csat.already")
             return
-        await self.desk.record_csat(turn.uow.session, rating=rating, comment=None, conversation_id=closed.id)
+        await record_csat(turn.uow.session, rating=rating, comment=None, conversation_id=closed.id)
         pending["rating"] = rating
         closed.dialog_state = {**closed.dialog_state, "csat": pending}
         turn.state.flow = "csat_comment"
@@ -380,7 +377,7 @@ class ConversationEngine:
             log.warning("forged ticket rating button", extra={"payload_ticket": ticket_id[:16]})
             turn.say("bot.stale_button")
             return
-        await self.desk.record_csat(turn.uow.session, rating=int(rating), comment=None, ticket_id=ticket.id)
+        await record_csat(turn.uow.session, rating=int(rating), comment=None, ticket_id=ticket.id)
         turn.say("csat.ticket_thanks")
 
     async def _csat_comment(self, turn: Turn, conversation_id: int) -> None:
@@ -388,7 +385,5 @@ class ConversationEngine:
         rating = closed.dialog_state.get("csat", {}).get("rating") if closed is not None else None
         if closed is None or not isinstance(rating, int):
             return
-        await self.desk.record_csat(
-            turn.uow.session, rating=rating, comment=turn.text[:2000], conversation_id=closed.id
-        )
+        await record_csat(turn.uow.session, rating=rating, comment=turn.text[:2000], conversation_id=closed.id)
         turn.say("csat.comment_thanks")

@@ -1,19 +1,32 @@
-"""The application keys core provides; each package declares its own keys in its own ``keys`` module."""
+"""The application keys core provides; each package declares its own keys in its own ``keys`` module.
+
+Keys are typed without importing what they hold at run time (``TYPE_CHECKING`` only), so any module —
+including the implementations themselves — can import a keys module without an import cycle.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import SessionFactory
-from core.events import EventBus
-from core.settings import Settings
-from core.templates import Templates
-from core.web.metrics import Metrics
+if TYPE_CHECKING:
+    from jinja2 import Environment
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
-SETTINGS = web.AppKey("settings", Settings)
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS = web.AppKey("sessions", SessionFactory)
-BUS = web.AppKey("bus", EventBus)
-TEMPLATES = web.AppKey("templates", Templates)
-METRICS = web.AppKey("metrics", Metrics)
+    from core.db import SessionFactory
+    from core.events import EventBus
+    from core.settings import Settings
+    from core.templates import Templates
+    from core.web.metrics import Metrics
+    from core.web.pages import Assets, NavItem
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+DB_ENGINE: web.AppKey[AsyncEngine] = web.AppKey("db_engine")
+SESSIONS: web.AppKey[SessionFactory] = web.AppKey("sessions")
+BUS: web.AppKey[EventBus] = web.AppKey("bus")
+TEMPLATES: web.AppKey[Templates] = web.AppKey("templates")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+PAGES: web.AppKey[Environment] = web.AppKey("pages")
+ASSETS: web.AppKey[Assets] = web.AppKey("assets")
+NAV: web.AppKey[list[NavItem]] = web.AppKey("nav")

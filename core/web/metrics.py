@@ -10,6 +10,8 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from core.web.keys import METRICS
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -56,7 +58,5 @@ def metrics_middleware(metrics: Metrics) -> Middleware:
 
 
 async def metrics_view(request: web.Request) -> web.Response:
-    from core.web.keys import METRICS
-
     body = request.config_dict[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from core.web.keys import ENGINE, SETTINGS
+from core.web.keys import DB_ENGINE, SETTINGS
 from core.web.metrics import metrics_view
 from core.web.openapi import build_openapi
 from core.web.routes import Access, Routes, json_response
@@ -28,7 +28,7 @@ async def healthz(request: web.Request) -> web.Response:
     """Liveness and dependencies: the database and, when configured, Redis."""
     database: Literal["ok", "error"] = "ok"
     try:
-        async with request.config_dict[ENGINE].connect() as conn:
+        async with request.config_dict[DB_ENGINE].connect() as conn:
             await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=5)
     except Exception:
         database = "error"

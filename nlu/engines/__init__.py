@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
+from core.web.keys import METRICS, SETTINGS
+from nlu.keys import EMBEDDER, NLU_ENGINE
 from nlu.parse import Parse
 
 if TYPE_CHECKING:
@@ -62,9 +64,6 @@ async def create_nlu_engine(settings: Settings, embedder: Embedder, *, fallback_
 
 async def nlu_engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """aiohttp cleanup context: the engine into ``NLU_ENGINE``; append after the embedder's context."""
-    from core.web.keys import METRICS, SETTINGS
-    from nlu.keys import EMBEDDER, NLU_ENGINE
-
     counter = None
     metrics = app.get(METRICS)
     if metrics is not None:

@@ -7,8 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import handoff.models  # noqa: F401
 import kb.models  # noqa: F401
+import tickets.models  # noqa: F401
 from core.migrate import head_revisions
 from core.models import Base
 

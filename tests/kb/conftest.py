@@ -24,14 +24,6 @@ SAMPLE_SLUGS = ("internet-not-working", "reset-password", "pay-by-card", "return
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    # The composition root's per-process cache: the app under test and these tests share one model.
-    from bot.app import shared_embedder
-
-    return shared_embedder("use", 1)
-
-
-@pytest.fixture(scope="session")
 def demo_articles() -> list[ArticleContent]:
     return parse_path(DEMO_KB)
 
