@@ -29,8 +29,8 @@ from core.db import execute_autocommit
 from core.migrate import upgrade
 from core.models import Direction, Message
 from core.web.keys import SESSIONS
-from tests.bot.harness import desk_settings, start_desk
-from tests.support.botapi import BotApiStandIn
+from standin.botapi import BotApiStandIn
+from standin.stack import stack_settings, start_stack
 
 QUESTIONS = [
     "не работает интернет с утра",
@@ -55,20 +55,20 @@ def pct(values: list[float], q: float) -> float:
 async def run_backend(url: str, chats: int, messages: int, var: Path) -> dict[str, Any]:
     await asyncio.to_thread(upgrade, url)
     async with BotApiStandIn() as standin:
-        desk = await start_desk(desk_settings(url, var, standin), standin)
+        stack = await start_stack(stack_settings(url, var, standin), standin)
         try:
             # Warm-up: one turn so lazy loading is not measured.
-            await desk.say(1, "привет")
+            await stack.say(1, "привет")
             started = time.perf_counter()
             last = 0
             for round_ in range(messages):
                 for chat in range(chats):
                     question = QUESTIONS[(chat + round_) % len(QUESTIONS)]
                     last = standin.push_update(standin.make_text_update(10_000 + chat, 10_000 + chat, question))
-            await desk.settle(timeout=600, update_id=last, poll=0.5)  # a slow poll: it must not compete
+            await stack.settle(timeout=600, update_id=last, poll=0.5)  # a slow poll: it must not compete
             elapsed = time.perf_counter() - started
             latencies: list[float] = []
-            async with desk.app[SESSIONS]() as session:
+            async with stack.app[SESSIONS]() as session:
                 rows = list((await session.execute(select(Message).where(Message.chat_id != "1"))).scalars())
             inbound = {m.id: m for m in rows if m.direction is Direction.INBOUND}
             first_reply: dict[int, Message] = {}
@@ -88,7 +88,7 @@ async def run_backend(url: str, chats: int, messages: int, var: Path) -> dict[st
                 "chats": chats,
             }
         finally:
-            await desk.client.close()
+            await stack.client.close()
 
 
 async def main() -> None:

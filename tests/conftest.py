@@ -6,43 +6,34 @@ gets one migrated database per test session; tables are emptied before every tes
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import os
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import SessionFactory, create_engine, execute_autocommit, session_factory, transaction
 from core.events import InProcessBus
 from core.migrate import upgrade
-from core.models import Base, Team
+from core.models import Team
 from core.operators import add_operator
 from core.settings import ROOT, Settings
-from core.store import CustomerDefaults
 from core.templates import Templates
 from nlu.embedding import Embedder, shared_embedder
+from tests.support.databases import BACKENDS, PG_ADMIN_URL, REDIS_URL, empty_tables, run_sync
 from tickets.desk import TicketDesk
 
-PG_ADMIN_URL = os.environ.get("FRONTLINE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-T = TypeVar("T")
-REDIS_URL = os.environ.get("FRONTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-DEFAULTS = CustomerDefaults(language="ru", timezone="Europe/Moscow", plan="standard")
+# Tests that reach these fixtures need the server behind them: marked so that
+# ``pytest -m "not postgres and not redis"`` runs on a machine without PostgreSQL or Redis.
+SERVER_FIXTURES = {"postgres_url": pytest.mark.postgres, "redis_url": pytest.mark.redis}
 
 
-def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, even when called while a loop runs (async fixtures)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name, mark in SERVER_FIXTURES.items():
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(mark)
 
 
 @pytest.fixture(scope="session")
@@ -63,20 +54,10 @@ def postgres_url() -> Iterator[str]:
     run_sync(execute_autocommit(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest) -> str:
     """The URL of a migrated, empty database; the test runs once per backend."""
     return str(request.getfixturevalue(f"{request.param}_url" if request.param == "sqlite" else "postgres_url"))
-
-
-async def empty_tables(engine: AsyncEngine) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture

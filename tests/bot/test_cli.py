@@ -10,7 +10,7 @@ import pytest
 
 from bot.cli import main
 from core.db import execute_autocommit
-from tests.conftest import PG_ADMIN_URL
+from tests.support.databases import PG_ADMIN_URL
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
 
 
+@pytest.mark.postgres
 def test_serve_refuses_an_unmigrated_postgres(
     fresh_postgres: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -41,6 +42,7 @@ def test_serve_refuses_an_unmigrated_postgres(
     assert main(["db", "check"]) == 0
 
 
+@pytest.mark.postgres
 def test_operator_accounts_lifecycle(
     fresh_postgres: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

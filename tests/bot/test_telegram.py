@@ -15,13 +15,14 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from bot.keys import TELEGRAM
+from core.db import create_engine
 from core.models import Conversation, ConversationStatus, Direction, Message
 from core.web.keys import SESSIONS
 from handoff.models import Csat
-from tests.bot.harness import Desk, desk_settings, start_desk
-from tests.conftest import empty_tables
-from tests.core.test_web import sign_in
-from tests.support.botapi import BotApiStandIn
+from standin.botapi import BotApiStandIn
+from standin.stack import Stack, stack_settings, start_stack
+from tests.support.databases import BACKENDS, empty_tables
+from tests.support.staff import sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 _chats = itertools.count(1000)
@@ -31,25 +32,23 @@ def new_chat() -> int:
     return next(_chats)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
-async def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Desk]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
+async def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     db_url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
-    from core.db import create_engine
-
     engine = create_engine(db_url)
     await empty_tables(engine)
     await engine.dispose()
     async with BotApiStandIn() as standin:
-        settings = desk_settings(db_url, tmp_path_factory.mktemp("var"), standin)
-        running = await start_desk(settings, standin)
+        settings = stack_settings(db_url, tmp_path_factory.mktemp("var"), standin)
+        running = await start_stack(settings, standin)
         try:
             yield running
         finally:
             await running.client.close()
 
 
-async def conversation_of(desk: Desk, chat_id: int) -> Conversation:
-    async with desk.app[SESSIONS]() as session:
+async def conversation_of(stack: Stack, chat_id: int) -> Conversation:
+    async with stack.app[SESSIONS]() as session:
         return (
             await session.execute(
                 select(Conversation)
@@ -60,85 +59,85 @@ async def conversation_of(desk: Desk, chat_id: int) -> Conversation:
         ).scalar_one()
 
 
-async def test_a_question_is_answered_from_the_knowledge_base(desk: Desk) -> None:
+async def test_a_question_is_answered_from_the_knowledge_base(stack: Stack) -> None:
     chat = new_chat()
-    replies = await desk.say(chat, "как поменять пароль от вайфая?")
+    replies = await stack.say(chat, "как поменять пароль от вайфая?")
     assert any("пароль" in r.lower() for r in replies), replies
     assert any("помогло" in r for r in replies), "the answer asks whether it helped"
-    helpful = await desk.press(chat, "Да")
+    helpful = await stack.press(chat, "Да")
     assert any("рад" in r.lower() for r in helpful)
 
 
-async def test_an_english_question_gets_an_english_answer(desk: Desk) -> None:
+async def test_an_english_question_gets_an_english_answer(stack: Stack) -> None:
     chat = new_chat()
-    replies = await desk.say(chat, "how can I change my wifi password?", language="en")
+    replies = await stack.say(chat, "how can I change my wifi password?", language="en")
     assert any("Wi-Fi" in r or "wifi" in r.lower() for r in replies), replies
     assert any("Did this help?" in r for r in replies)
 
 
-async def test_an_unknown_question_is_admitted_and_offers_a_human(desk: Desk) -> None:
+async def test_an_unknown_question_is_admitted_and_offers_a_human(stack: Stack) -> None:
     chat = new_chat()
-    replies = await desk.say(chat, "какой рецепт у борща с пампушками?")
+    replies = await stack.say(chat, "какой рецепт у борща с пампушками?")
     assert any("не знаю" in r or "не могу" in r for r in replies), replies
-    labels = [b["text"] for b in desk.last_buttons(chat)]
+    labels = [b["text"] for b in stack.last_buttons(chat)]
     assert any("оператор" in label.lower() for label in labels)
 
 
-async def test_a_problem_becomes_a_ticket_with_a_number_and_an_eta(desk: Desk) -> None:
+async def test_a_problem_becomes_a_ticket_with_a_number_and_an_eta(stack: Stack) -> None:
     chat = new_chat()
-    first = await desk.say(chat, "у меня уже второй день не показывает телевизор, нет сигнала на приставке")
+    first = await stack.say(chat, "у меня уже второй день не показывает телевизор, нет сигнала на приставке")
     assert any("срочно" in r.lower() for r in first), first
-    confirm = await desk.press(chat, "Срочно")
+    confirm = await stack.press(chat, "Срочно")
     assert any("Оформить заявку?" in r for r in confirm), confirm
-    created = await desk.press(chat, "Да, оформить")
+    created = await stack.press(chat, "Да, оформить")
     text = " ".join(created)
     assert re.search(r"T-\d{6}", text), created
     assert re.search(r"до [а-я]+, \d{1,2} [а-я]+, \d{2}:\d{2}", text), "the ETA is a date and an hour"
     number = re.search(r"T-\d{6}", text).group(0)  # type: ignore[union-attr]
 
-    status = await desk.say(chat, f"какой статус у заявки {number}?")
+    status = await stack.say(chat, f"какой статус у заявки {number}?")
     assert any(number in r for r in status), status
-    mine = await desk.say(chat, "мои заявки")
+    mine = await stack.say(chat, "мои заявки")
     assert any(number in r for r in mine), mine
 
     # The operator solves it: the customer is told in the chat and rates it with buttons there.
-    csrf = await sign_in(desk.client, "operator")
+    csrf = await sign_in(stack.client, "operator")
     headers = {"X-CSRF-Token": csrf}
     for status in ("open", "resolved"):
-        moved = await desk.client.post(f"/api/tickets/{number}/transition", json={"to": status}, headers=headers)
+        moved = await stack.client.post(f"/api/tickets/{number}/transition", json={"to": status}, headers=headers)
         assert moved.status == 200, await moved.text()
-    await desk.settle()
-    assert [b["text"] for b in desk.last_buttons(chat)] == ["1", "2", "3", "4", "5"]
-    rated = await desk.press(chat, "^4$")
+    await stack.settle()
+    assert [b["text"] for b in stack.last_buttons(chat)] == ["1", "2", "3", "4", "5"]
+    rated = await stack.press(chat, "^4$")
     assert any("Спасибо за оценку" in r for r in rated)
-    async with desk.app[SESSIONS]() as session:
+    async with stack.app[SESSIONS]() as session:
         ratings = list((await session.execute(select(Csat).where(Csat.ticket_id.is_not(None)))).scalars())
     assert 4 in [r.rating for r in ratings]
 
 
-async def test_another_customers_ticket_is_not_shown(desk: Desk) -> None:
+async def test_another_customers_ticket_is_not_shown(stack: Stack) -> None:
     owner, stranger = new_chat(), new_chat()
-    await desk.say(owner, "роутер сгорел, интернета нет совсем, пришлите мастера")
-    await desk.press(owner, "Срочно")
-    created = " ".join(await desk.press(owner, "Да, оформить"))
+    await stack.say(owner, "роутер сгорел, интернета нет совсем, пришлите мастера")
+    await stack.press(owner, "Срочно")
+    created = " ".join(await stack.press(owner, "Да, оформить"))
     number = re.search(r"T-\d{6}", created).group(0)  # type: ignore[union-attr]
-    replies = await desk.say(stranger, f"статус заявки {number}")
+    replies = await stack.say(stranger, f"статус заявки {number}")
     assert not any("роутер" in r for r in replies), "no leak of another customer's ticket"
     assert any("Не нашёл" in r for r in replies), replies
 
 
-async def test_handoff_operator_reply_close_and_rating(desk: Desk) -> None:
+async def test_handoff_operator_reply_close_and_rating(stack: Stack) -> None:
     chat = new_chat()
-    told = await desk.say(chat, "позовите живого оператора пожалуйста")
+    told = await stack.say(chat, "позовите живого оператора пожалуйста")
     assert any("оператор" in r.lower() for r in told), told
-    conversation = await conversation_of(desk, chat)
+    conversation = await conversation_of(stack, chat)
     assert conversation.status is ConversationStatus.WAITING
 
     # The bot stays silent while a human holds the conversation.
-    silent = await desk.say(chat, "алло, есть кто?")
+    silent = await stack.say(chat, "алло, есть кто?")
     assert silent == []
 
-    client = desk.client
+    client = stack.client
     csrf = await sign_in(client, "operator")
     headers = {"X-CSRF-Token": csrf}
     queue = await (await client.get("/api/inbox/conversations?status=waiting")).json()
@@ -150,28 +149,28 @@ async def test_handoff_operator_reply_close_and_rating(desk: Desk) -> None:
         headers=headers,
     )
     assert reply.status == 201
-    await desk.settle()
-    assert "Здравствуйте! Меня зовут Анна." in desk.sent(chat)
+    await stack.settle()
+    assert "Здравствуйте! Меня зовут Анна." in stack.sent(chat)
 
     closed = await client.post(f"/api/inbox/conversations/{conversation.id}/close", headers=headers)
     assert closed.status == 200
-    await desk.settle()
-    assert any("Оцените" in r for r in desk.sent(chat))
-    assert [b["text"] for b in desk.last_buttons(chat)] == ["1", "2", "3", "4", "5"]
-    thanks = await desk.press(chat, "^5$")
+    await stack.settle()
+    assert any("Оцените" in r for r in stack.sent(chat))
+    assert [b["text"] for b in stack.last_buttons(chat)] == ["1", "2", "3", "4", "5"]
+    thanks = await stack.press(chat, "^5$")
     assert any("Спасибо за оценку" in r for r in thanks)
-    async with desk.app[SESSIONS]() as session:
+    async with stack.app[SESSIONS]() as session:
         ratings = list((await session.execute(select(Csat).where(Csat.conversation_id == conversation.id))).scalars())
     assert [r.rating for r in ratings] == [5]
-    again = await desk.press(chat, "^4$")
+    again = await stack.press(chat, "^4$")
     assert any("уже" in r for r in again), "a second press does not change the rating"
 
 
-async def test_two_operators_cannot_take_one_chat(desk: Desk) -> None:
+async def test_two_operators_cannot_take_one_chat(stack: Stack) -> None:
     chat = new_chat()
-    await desk.say(chat, "соедините с оператором")
-    conversation = await conversation_of(desk, chat)
-    client = desk.client
+    await stack.say(chat, "соедините с оператором")
+    conversation = await conversation_of(stack, chat)
+    client = stack.client
     csrf = await sign_in(client, "operator")
     first = await client.post(f"/api/inbox/conversations/{conversation.id}/take", headers={"X-CSRF-Token": csrf})
     csrf = await sign_in(client, "admin")
@@ -181,17 +180,17 @@ async def test_two_operators_cannot_take_one_chat(desk: Desk) -> None:
     assert (await second.json())["error"]["details"]["assignee"]
 
 
-async def test_the_same_update_twice_is_one_message_and_one_reply(desk: Desk) -> None:
+async def test_the_same_update_twice_is_one_message_and_one_reply(stack: Stack) -> None:
     chat = new_chat()
-    update = desk.standin.make_text_update(chat, chat, "как оплатить картой?")
-    await desk.settle(update_id=desk.standin.push_update(update))
-    first = desk.sent(chat)
+    update = stack.standin.make_text_update(chat, chat, "как оплатить картой?")
+    await stack.settle(update_id=stack.standin.push_update(update))
+    first = stack.sent(chat)
     duplicate = dict(update)
     duplicate.pop("update_id")
     # Telegram redelivers: a new update_id, the same message.
-    await desk.settle(update_id=desk.standin.push_update(duplicate))
-    assert desk.sent(chat) == first
-    async with desk.app[SESSIONS]() as session:
+    await stack.settle(update_id=stack.standin.push_update(duplicate))
+    assert stack.sent(chat) == first
+    async with stack.app[SESSIONS]() as session:
         inbound = (
             await session.execute(
                 select(Message).where(Message.chat_id == str(chat), Message.direction == Direction.INBOUND)
@@ -201,48 +200,48 @@ async def test_the_same_update_twice_is_one_message_and_one_reply(desk: Desk) ->
 
 
 @pytest.mark.parametrize("fault", ["429", "500", "hang"])
-async def test_replies_survive_telegram_faults_and_arrive_once(desk: Desk, fault: str) -> None:
+async def test_replies_survive_telegram_faults_and_arrive_once(stack: Stack, fault: str) -> None:
     chat = new_chat()
-    desk.app[TELEGRAM].bot.session.timeout = 2  # the hang outlasts the client's patience, not the test's
-    desk.standin.fail_next("sendMessage", fault, retry_after=1, seconds=60, when=lambda p: p.get("chat_id") == chat)  # type: ignore[arg-type]
-    await desk.say(chat, "привет")
-    replies = desk.sent(chat)
+    stack.app[TELEGRAM].bot.session.timeout = 2  # the hang outlasts the client's patience, not the test's
+    stack.standin.fail_next("sendMessage", fault, retry_after=1, seconds=60, when=lambda p: p.get("chat_id") == chat)  # type: ignore[arg-type]
+    await stack.say(chat, "привет")
+    replies = stack.sent(chat)
     assert len(replies) == 1, replies
     assert "Здравствуйте" in replies[0]
 
 
-async def test_stickers_files_and_long_texts_get_sensible_replies(desk: Desk) -> None:
+async def test_stickers_files_and_long_texts_get_sensible_replies(stack: Stack) -> None:
     chat = new_chat()
-    before = len(desk.sent(chat))
-    await desk.settle(update_id=desk.standin.push_update(desk.standin.make_sticker_update(chat, chat)))
-    assert any("стикер" in r for r in desk.sent(chat)[before:])
-    before = len(desk.sent(chat))
-    document = desk.standin.make_document_update(
+    before = len(stack.sent(chat))
+    await stack.settle(update_id=stack.standin.push_update(stack.standin.make_sticker_update(chat, chat)))
+    assert any("стикер" in r for r in stack.sent(chat)[before:])
+    before = len(stack.sent(chat))
+    document = stack.standin.make_document_update(
         chat, chat, file_name="virus.exe", mime_type="application/x-msdownload"
     )
-    await desk.settle(update_id=desk.standin.push_update(document))
-    assert any("только текст" in r for r in desk.sent(chat)[before:])
-    replies = await desk.say(chat, "🙂🙂🙂")
+    await stack.settle(update_id=stack.standin.push_update(document))
+    assert any("только текст" in r for r in stack.sent(chat)[before:])
+    replies = await stack.say(chat, "🙂🙂🙂")
     assert replies, "emoji only still gets an answer"
-    long = await desk.say(chat, "интернет " * 700)  # 6,300 characters: more than one Telegram message
+    long = await stack.say(chat, "интернет " * 700)  # 6,300 characters: more than one Telegram message
     assert long
 
 
-async def test_forged_and_stale_buttons_get_a_polite_answer(desk: Desk) -> None:
+async def test_forged_and_stale_buttons_get_a_polite_answer(stack: Stack) -> None:
     chat = new_chat()
-    await desk.say(chat, "здравствуйте")
-    forged = await desk.press_data(chat, "s:1:deadbe")
+    await stack.say(chat, "здравствуйте")
+    forged = await stack.press_data(chat, "s:1:deadbe")
     assert any("неактуальна" in r for r in forged)
-    csat = await desk.press_data(chat, "csat:1:5:000000")
+    csat = await stack.press_data(chat, "csat:1:5:000000")
     assert any("неактуальна" in r for r in csat)
-    assert desk.standin.calls_to("answerCallbackQuery"), "the button spinner is stopped"
+    assert stack.standin.calls_to("answerCallbackQuery"), "the button spinner is stopped"
 
 
-async def test_blocked_customer_is_marked_failed_not_retried_forever(desk: Desk) -> None:
+async def test_blocked_customer_is_marked_failed_not_retried_forever(stack: Stack) -> None:
     chat = new_chat()
-    desk.standin.fail_next("sendMessage", "403", when=lambda p: p.get("chat_id") == chat)  # type: ignore[arg-type]
-    await desk.say(chat, "привет")
-    async with desk.app[SESSIONS]() as session:
+    stack.standin.fail_next("sendMessage", "403", when=lambda p: p.get("chat_id") == chat)  # type: ignore[arg-type]
+    await stack.say(chat, "привет")
+    async with stack.app[SESSIONS]() as session:
         states = [
             m.delivery_state.value
             for m in (
@@ -254,22 +253,22 @@ async def test_blocked_customer_is_marked_failed_not_retried_forever(desk: Desk)
     assert states == ["failed"]
 
 
-async def test_the_bot_resumes_when_the_operator_returns_the_chat(desk: Desk) -> None:
+async def test_the_bot_resumes_when_the_operator_returns_the_chat(stack: Stack) -> None:
     chat = new_chat()
-    await desk.say(chat, "хочу поговорить с человеком")
-    conversation = await conversation_of(desk, chat)
-    csrf = await sign_in(desk.client, "operator")
+    await stack.say(chat, "хочу поговорить с человеком")
+    conversation = await conversation_of(stack, chat)
+    csrf = await sign_in(stack.client, "operator")
     headers = {"X-CSRF-Token": csrf}
-    assert (await desk.client.post(f"/api/inbox/conversations/{conversation.id}/take", headers=headers)).status == 200
-    note = await desk.client.post(
+    assert (await stack.client.post(f"/api/inbox/conversations/{conversation.id}/take", headers=headers)).status == 200
+    note = await stack.client.post(
         f"/api/inbox/conversations/{conversation.id}/note", json={"text": "клиент ждёт мастера"}, headers=headers
     )
     assert note.status == 201
-    back = await desk.client.post(f"/api/inbox/conversations/{conversation.id}/return", headers=headers)
+    back = await stack.client.post(f"/api/inbox/conversations/{conversation.id}/return", headers=headers)
     assert back.status == 200
-    await desk.settle()
-    sent = desk.sent(chat)
+    await stack.settle()
+    sent = stack.sent(chat)
     assert any("Оператор завершил разговор" in r for r in sent)
     assert not any("клиент ждёт мастера" in r for r in sent), "an internal note never reaches the customer"
-    again = await desk.say(chat, "спасибо!")
+    again = await stack.say(chat, "спасибо!")
     assert again, "the bot answers again"

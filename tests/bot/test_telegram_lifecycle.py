@@ -14,8 +14,8 @@ from core.db import SessionFactory
 from core.models import DeliveryState, Direction, Message
 from core.store import InboundMessage
 from core.web.keys import SESSIONS
-from tests.bot.harness import TOKEN, desk_settings, start_desk
-from tests.support.botapi import BotApiStandIn
+from standin.botapi import BotApiStandIn
+from standin.stack import TOKEN, stack_settings, start_stack
 
 
 async def outbound_states(sessions: SessionFactory, chat: int) -> list[str]:
@@ -31,8 +31,8 @@ async def test_a_reply_stored_before_a_crash_is_sent_once_after_restart(
 ) -> None:
     chat = 501
     async with BotApiStandIn() as standin:
-        settings = desk_settings(db_url, tmp_path, standin)
-        first = await start_desk(settings, standin)
+        settings = stack_settings(db_url, tmp_path, standin)
+        first = await start_stack(settings, standin)
         await first.app[DELIVERY].stop()  # the worker dies before it sends anything
         standin.push_update(standin.make_text_update(chat, chat, "привет"))
         async with asyncio.timeout(20):
@@ -41,7 +41,7 @@ async def test_a_reply_stored_before_a_crash_is_sent_once_after_restart(
         await first.client.close()
         assert standin.sent_messages(chat) == []
 
-        second = await start_desk(settings, standin, load_data=False)
+        second = await start_stack(settings, standin, load_data=False)
         try:
             await second.settle()
             assert len(standin.sent_messages(chat)) == 1
@@ -55,8 +55,8 @@ async def test_a_message_stored_but_never_answered_is_answered_after_restart(
 ) -> None:
     chat = 502
     async with BotApiStandIn() as standin:
-        settings = desk_settings(db_url, tmp_path, standin)
-        first = await start_desk(settings, standin)
+        settings = stack_settings(db_url, tmp_path, standin)
+        first = await start_stack(settings, standin)
         # The worker stores the message and dies before its turn.
         await first.app[CONVERSATION_ENGINE].receive(
             InboundMessage(
@@ -64,7 +64,7 @@ async def test_a_message_stored_but_never_answered_is_answered_after_restart(
             )
         )
         await first.client.close()
-        second = await start_desk(settings, standin, load_data=False)
+        second = await start_stack(settings, standin, load_data=False)
         try:
             await standin.wait_for(
                 "sendMessage", predicate=lambda c: c.ok and c.params.get("chat_id") == chat, timeout=20
@@ -78,27 +78,27 @@ async def test_a_message_stored_but_never_answered_is_answered_after_restart(
 async def test_webhook_mode_answers_and_refuses_wrong_secrets(db_url: str, engine: AsyncEngine, tmp_path: Path) -> None:
     chat = 503
     async with BotApiStandIn() as standin:
-        settings = desk_settings(
+        settings = stack_settings(
             db_url, tmp_path, standin, telegram_webhook_url="https://desk.example/telegram/webhook"
         )
-        desk = await start_desk(settings, standin)
+        stack = await start_stack(settings, standin)
         try:
             assert standin.webhook is not None
             assert standin.webhook["url"] == "https://desk.example/telegram/webhook"
-            url = desk.url.rstrip("/") + WEBHOOK_PATH
+            url = stack.url.rstrip("/") + WEBHOOK_PATH
             secret = webhook_secret(TOKEN, None)
             update = standin.make_text_update(chat, chat, "здравствуйте")
             assert await standin.post_webhook(url, dict(update), secret_token="wrong") == 401
             assert await standin.post_webhook(url, {"update_id": 5, "message": {"text": "no chat"}}, secret) == 400
             assert await standin.post_webhook(url, update, secret_token=secret) == 200
-            await desk.settle()
+            await stack.settle()
             assert len(standin.sent_messages(chat)) == 1
             assert await standin.post_webhook(url, update, secret_token=secret) == 200  # redelivered
-            await desk.settle()
+            await stack.settle()
             assert len(standin.sent_messages(chat)) == 1
-            async with desk.app[SESSIONS]() as session:
+            async with stack.app[SESSIONS]() as session:
                 rows = await session.execute(select(Message).where(Message.chat_id == str(chat)))
                 states = sorted(m.delivery_state for m in rows.scalars())
             assert states == sorted([DeliveryState.RECEIVED, DeliveryState.SENT])
         finally:
-            await desk.client.close()
+            await stack.client.close()

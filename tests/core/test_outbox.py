@@ -16,8 +16,7 @@ from core.models import Channel, Conversation, DeliveryState, Message
 from core.outbox import DeliveryWorker, PermanentDeliveryError, RetryPolicy, TransientDeliveryError
 from core.store import add_outbound, record_inbound
 from core.uow import UnitOfWork
-from tests.conftest import DEFAULTS
-from tests.core.test_store import inbound
+from tests.support.people import DEFAULTS, inbound
 
 
 class RecordingChannel:

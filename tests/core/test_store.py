@@ -13,19 +13,7 @@ from core.events import MESSAGE_STORED, Event, InProcessBus
 from core.models import Author, Conversation, Customer, Message
 from core.store import InboundMessage, add_outbound, history, record_inbound
 from core.uow import UnitOfWork
-from tests.conftest import DEFAULTS
-
-
-def inbound(text: str = "не работает интернет", message_id: str | None = "1", user: str = "42") -> InboundMessage:
-    return InboundMessage(
-        channel="telegram",
-        external_user_id=user,
-        chat_id=user,
-        channel_message_id=message_id,
-        text=text,
-        display_name="Иван",
-        language_hint="ru",
-    )
+from tests.support.people import DEFAULTS, inbound
 
 
 async def count(sessions: SessionFactory, model: type) -> int:

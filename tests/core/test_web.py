@@ -13,14 +13,14 @@ from aiohttp.web_urldispatcher import StaticResource
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
-from bot.demo import DEMO_ACCOUNTS, load_demo
+from bot.demo import load_demo
 from core.db import session_factory
 from core.security import sign_token
 from core.settings import Settings
 from core.web.routes import ACCESS_RANK, ROLE_RANK, Access, route_spec
+from tests.support.staff import DEMO_LOGINS, form_csrf, sign_in
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
-PASSWORDS = {a.role: (a.login, a.password) for a in DEMO_ACCOUNTS}
 
 
 @pytest.fixture
@@ -32,26 +32,6 @@ async def app(settings: Settings, engine: AsyncEngine) -> web.Application:
 @pytest.fixture
 async def client(app: web.Application, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
     return await aiohttp_client(app)
-
-
-async def form_csrf(client: TestClient[Any, Any]) -> str:
-    page = await (await client.get("/login")).text()
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "the login page carries a CSRF token"
-    return match.group(1)
-
-
-async def sign_in(client: TestClient[Any, Any], role: str) -> str:
-    """Sign in through the real form; return the CSRF token for JSON calls."""
-    login, password = PASSWORDS[role]
-    token = await form_csrf(client)
-    response = await client.post(
-        "/login", data={"login": login, "password": password, "csrf_token": token}, allow_redirects=False
-    )
-    assert response.status == 302, await response.text()
-    me = await client.get("/api/me")
-    assert me.status == 200
-    return str((await me.json())["csrf_token"])
 
 
 async def test_healthz_reports_the_database(client: TestClient[Any, Any]) -> None:
@@ -99,13 +79,13 @@ async def test_wrong_password_is_refused_and_repeated_failures_lock(client: Test
         assert response.status == 401
         text = await response.text()
     assert "Слишком много неудачных попыток" in text
-    login, password = PASSWORDS["admin"]
+    login, password = DEMO_LOGINS["admin"]
     locked = await client.post("/login", data={"login": login, "password": password, "csrf_token": token})
     assert locked.status == 401, "even the right password waits out the lock"
 
 
 async def test_login_form_without_csrf_is_refused(client: TestClient[Any, Any]) -> None:
-    login, password = PASSWORDS["admin"]
+    login, password = DEMO_LOGINS["admin"]
     response = await client.post("/login", data={"login": login, "password": password}, allow_redirects=False)
     assert response.status == 403
 

@@ -19,7 +19,7 @@ from kb.cli import cmd_export, cmd_import
 from kb.importer import ImportFailed, parse_files, parse_path, to_csv, to_markdown, to_zip
 from kb.models import Article
 from kb.schemas import ArticleContent
-from tests.kb.conftest import demo_file
+from tests.support.kb import demo_file
 
 GOOD = demo_file("reset-password.ru.md").read_bytes()
 BROKEN = b"---\nslug: broken\nlanguage: ru\ntitle: [unclosed\nquestions:\n  - x\n---\nbody\n"

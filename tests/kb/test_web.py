@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
 import zipfile
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,9 +21,10 @@ from core.settings import Settings
 from kb import gaps
 from kb.importer import parse_files, to_csv, to_markdown
 from kb.schemas import ArticleContent
+from tests.support.staff import csrf_headers
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
-ACCOUNTS = {"editor": "editor-password", "operator": "operator-password", "admin": "admin-password"}
+LOGINS = {role: (role, f"{role}-password") for role in ("editor", "operator", "admin")}
 
 ARTICLE = {
     "slug": "tv-remote-pairing",
@@ -40,20 +40,10 @@ ARTICLE = {
 @pytest.fixture
 async def client(settings: Settings, engine: AsyncEngine, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
     async with transaction(session_factory(engine)) as session:
-        for role, password in ACCOUNTS.items():
-            await add_operator(session, role, password, role)
+        for role, (login, password) in LOGINS.items():
+            await add_operator(session, login, password, role)
     settings.embedding_threads = 1  # the tests' embedder: loaded once per process
     return await aiohttp_client(create_app(settings))
-
-
-async def sign_in(client: TestClient[Any, Any], role: str) -> dict[str, str]:
-    page = await (await client.get("/login")).text()
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match
-    form = {"login": role, "password": ACCOUNTS[role], "csrf_token": match.group(1)}
-    assert (await client.post("/login", data=form, allow_redirects=False)).status == 302
-    me = await (await client.get("/api/me")).json()
-    return {"X-CSRF-Token": me["csrf_token"]}
 
 
 async def _json(response: Any, status: int) -> Any:
@@ -62,7 +52,7 @@ async def _json(response: Any, status: int) -> Any:
 
 
 async def test_an_editor_writes_publishes_and_previews_an_article(client: TestClient[Any, Any]) -> None:
-    csrf = await sign_in(client, "editor")
+    csrf = await csrf_headers(client, "editor", LOGINS)
     created = await _json(await client.post("/api/kb/articles", json=ARTICLE, headers=csrf), 201)
     assert (created["status"], created["version"]) == ("draft", 1)
     assert "<strong>OK</strong>" in created["body_html"]
@@ -92,7 +82,7 @@ async def test_an_editor_writes_publishes_and_previews_an_article(client: TestCl
 
 
 async def test_a_concurrent_save_gets_a_conflict_and_revisions_restore(client: TestClient[Any, Any]) -> None:
-    csrf = await sign_in(client, "editor")
+    csrf = await csrf_headers(client, "editor", LOGINS)
     article_id = (await _json(await client.post("/api/kb/articles", json=ARTICLE, headers=csrf), 201))["id"]
     url = f"/api/kb/articles/{article_id}"
     first = {"version": 1, "title": "Пульт и приставка: привязка"}
@@ -116,7 +106,7 @@ async def test_a_concurrent_save_gets_a_conflict_and_revisions_restore(client: T
 
 async def test_operators_and_strangers_are_refused(client: TestClient[Any, Any]) -> None:
     assert (await client.get("/api/kb/articles")).status == 401
-    csrf = await sign_in(client, "operator")
+    csrf = await csrf_headers(client, "operator", LOGINS)
     assert (await client.get("/api/kb/articles")).status == 403
     assert (await client.post("/api/kb/preview", json={"question": "x"}, headers=csrf)).status == 403
     assert (await client.post("/api/kb/articles", json=ARTICLE, headers=csrf)).status == 403
@@ -124,7 +114,7 @@ async def test_operators_and_strangers_are_refused(client: TestClient[Any, Any])
 
 
 async def test_an_admin_may_edit_too(client: TestClient[Any, Any]) -> None:
-    csrf = await sign_in(client, "admin")
+    csrf = await csrf_headers(client, "admin", LOGINS)
     assert (await client.post("/api/kb/articles", json=ARTICLE, headers=csrf)).status == 201
 
 
@@ -139,7 +129,7 @@ def _zip(files: dict[str, bytes]) -> bytes:
 async def test_import_a_zip_and_export_it_again(
     client: TestClient[Any, Any], sample_articles: list[ArticleContent]
 ) -> None:
-    csrf = await sign_in(client, "editor")
+    csrf = await csrf_headers(client, "editor", LOGINS)
     files = {f"kb/{a.slug}.{a.language}.md": to_markdown(a).encode() for a in sample_articles}
     broken = _zip({**files, "kb/broken.ru.md": b"---\nslug: broken\nlanguage: ru\ntitle: 'unclosed\n---\n"})
     headers = {**csrf, "Content-Type": "application/zip"}
@@ -178,7 +168,7 @@ async def test_gaps_are_listed_grouped_converted_and_dismissed(
     async with transaction(sessions) as session:
         for text in ("как подключить умный домофон", "подключите мне умный домофон", "чем кормить кота"):
             await gaps.record_gap(session, text, "ru", "web", None)
-    csrf = await sign_in(client, "editor")
+    csrf = await csrf_headers(client, "editor", LOGINS)
     listed = await _json(await client.get("/api/kb/gaps?days=7"), 200)
     assert listed["total"] == 3
     first, second = listed["groups"]

@@ -12,7 +12,7 @@ from nlu.engines import NluEngine
 from nlu.engines.builtin import MAX_PARSE_CHARS, BuiltinEngine, clear_memo
 from nlu.parse import INTENTS, OUT_OF_SCOPE, Parse
 from nlu.training_data import TrainingDataError
-from tests.nlu.conftest import DATA, KEY_UTTERANCES
+from tests.support.nlu import DATA, KEY_UTTERANCES
 
 
 def _check_shape(parse: Parse) -> None:

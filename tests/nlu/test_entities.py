@@ -4,7 +4,7 @@ import pytest
 
 from nlu.entities import EntityExtractor, normalise_phone, normalise_ticket_number
 from nlu.training_data import load_training_data
-from tests.nlu.conftest import DATA
+from tests.support.nlu import DATA
 
 
 @pytest.fixture(scope="module")

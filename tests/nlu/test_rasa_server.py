@@ -22,7 +22,7 @@ import pytest
 from core.settings import ROOT
 from nlu.engines.builtin import BuiltinEngine
 from nlu.engines.rasa import RasaEngine
-from tests.nlu.conftest import KEY_UTTERANCES
+from tests.support.nlu import KEY_UTTERANCES
 
 pytestmark = [pytest.mark.rasa, pytest.mark.timeout(900)]
 

@@ -6,7 +6,7 @@ import pytest
 
 from nlu.parse import ENTITY_NAMES, INTENTS
 from nlu.training_data import TrainingDataError, load_training_data, parse_annotated
-from tests.nlu.conftest import DATA
+from tests.support.nlu import DATA
 
 
 def test_repository_data_has_every_intent_and_entity() -> None:

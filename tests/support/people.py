@@ -1,4 +1,4 @@
-"""Test data builders shared by the suite: a customer with a conversation, a unit of work, the outbox."""
+"""Test data builders shared by the suite: customers, conversations, inbound messages, a unit of work, the outbox."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import SessionFactory, transaction
 from core.events import InProcessBus
 from core.models import Channel, Conversation, ConversationStatus, Customer, Direction, Message
+from core.store import CustomerDefaults, InboundMessage
 from core.uow import UnitOfWork
 
 MSK = ZoneInfo("Europe/Moscow")
+DEFAULTS = CustomerDefaults(language="ru", timezone="Europe/Moscow", plan="standard")
+"""What a customer first seen on a channel starts with."""
 
 
 def msk(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -71,3 +74,16 @@ async def outbound(sessions: SessionFactory, conversation_id: int | None = None)
         if conversation_id is not None:
             stmt = stmt.where(Message.conversation_id == conversation_id)
         return list((await session.execute(stmt)).scalars())
+
+
+def inbound(text: str = "не работает интернет", message_id: str | None = "1", user: str = "42") -> InboundMessage:
+    """A Telegram message from ``user`` as the channel hands it to the store."""
+    return InboundMessage(
+        channel="telegram",
+        external_user_id=user,
+        chat_id=user,
+        channel_message_id=message_id,
+        text=text,
+        display_name="Иван",
+        language_hint="ru",
+    )

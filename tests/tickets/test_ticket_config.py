@@ -9,11 +9,13 @@ import pytest
 import yaml
 
 from core.datafiles import DataFileError
+from core.settings import ROOT
 from core.templates import Templates
 from sla.escalation import EscalationPolicy, raise_priority
 from sla.policy import Priority, SlaPolicy
-from tests.tickets.conftest import DATA
 from tickets.config import DeskConfig
+
+DATA = ROOT / "data"
 
 
 def test_shipped_policy_and_settings() -> None:

@@ -17,8 +17,8 @@ from core.db import session_factory
 from core.models import utcnow
 from core.settings import Settings
 from core.web.keys import SESSIONS
-from tests.core.test_web import sign_in
 from tests.support.people import outbound, person, uow
+from tests.support.staff import sign_in
 from tickets.keys import TICKET_DESK
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]

@@ -23,9 +23,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import ClientSession, web
 
-# Relative on purpose: tests/ is not a package, so pytest imports this file as
-# "support.test_botapi" and the repo root is not necessarily on sys.path.
-from .botapi import BotApiStandIn, FaultKind
+from standin.botapi import BotApiStandIn, FaultKind
 
 TOKEN = "123:abc"
 

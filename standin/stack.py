@@ -19,16 +19,17 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.demo import load_demo
 from bot.keys import DELIVERY, TELEGRAM
+from core.db import create_engine, session_factory
 from core.models import DeliveryState, Direction, Message
 from core.settings import Settings
 from core.web.keys import SESSIONS
-from tests.support.botapi import BotApiStandIn
+from standin.botapi import BotApiStandIn
 
 TOKEN = "123:abc"
 
 
 @dataclass
-class Desk:
+class Stack:
     """One running application and the Telegram stand-in it talks to."""
 
     standin: BotApiStandIn
@@ -107,7 +108,8 @@ class Desk:
         return self.sent(chat_id)[before:]
 
 
-def desk_settings(db_url: str, var_dir: Any, standin: BotApiStandIn, **overrides: Any) -> Settings:
+def stack_settings(db_url: str, var_dir: Any, standin: BotApiStandIn, **overrides: Any) -> Settings:
+    """Settings of a stack on ``db_url`` whose Telegram channel talks to ``standin``."""
     values: dict[str, Any] = {
         "database_url": db_url,
         "var_dir": var_dir,
@@ -120,19 +122,18 @@ def desk_settings(db_url: str, var_dir: Any, standin: BotApiStandIn, **overrides
     return Settings(**values)
 
 
-async def start_desk(settings: Settings, standin: BotApiStandIn, load_data: bool = True) -> Desk:
+async def start_stack(settings: Settings, standin: BotApiStandIn, load_data: bool = True) -> Stack:
+    """Serve the application on loopback (demo data loaded first unless ``load_data`` is false)."""
     app = create_app(settings)
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     if load_data:
-        from core.db import create_engine, session_factory
-
         engine = create_engine(settings.database_url)
         try:
             await load_demo(session_factory(engine), settings)
         finally:
             await engine.dispose()
     await client.start_server()
-    desk = Desk(standin=standin, app=app, client=client)
+    stack = Stack(standin=standin, app=app, client=client)
     if settings.telegram_webhook_url is None:
         await standin.wait_polling_started(timeout=30)
-    return desk
+    return stack
