@@ -21,8 +21,8 @@ from kb.importer import parse_path
 from kb.models import Article
 from kb.schemas import ArticleContent
 from kb.service import ensure_vectors
-from kb.vectors import FloatArray
 from nlu.embedding import shared_embedder
+from nlu.vectors import FloatArray
 
 
 @dataclass(frozen=True, slots=True)

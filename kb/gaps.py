@@ -3,7 +3,7 @@
 Grouping clusters the open gaps of a period by the cosine distance of their embeddings (agglomerative,
 average linkage, a distance threshold rather than a number of groups), separately per language, so the
 editor sees "43 customers asked about X this week" and turns the group into a draft article in one step.
-A gap's vector is computed the first time it is grouped and cached on its row.
+A gap's vector is computed the first time it is grouped and kept on its row (the shape of :mod:`nlu.vectors`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,7 +27,8 @@ from core.uow import UnitOfWork
 from kb.articles import create_article
 from kb.models import Article, ArticleStatus, Gap, GapReason, GapStatus
 from kb.schemas import MAX_QUESTION_CHARS, MAX_QUESTIONS, ArticleContent
-from kb.vectors import FloatArray, from_bytes, to_bytes
+from nlu.embedding import Embedder, embed_queries
+from nlu.vectors import FloatArray, columns, read
 
 MAX_GAP_CHARS = 1000
 GROUP_DISTANCE = 0.5
@@ -38,8 +39,6 @@ MAX_GROUPED = 3000
 """At most this many recent open gaps are grouped at once (the clustering is quadratic in memory)."""
 EXAMPLES = 5
 _WORD = re.compile(r"[^\W_]", re.UNICODE)
-
-Embed = Callable[[Sequence[str]], Awaitable[FloatArray]]
 
 
 async def record_gap(
@@ -132,9 +131,7 @@ def _build_groups(gaps: list[Gap], vectors: FloatArray, distance: float) -> list
 
 async def group_gaps(
     sessions: SessionFactory,
-    embed: Embed,
-    embedder: str,
-    dim: int,
+    embedder: Embedder,
     *,
     days: int = 7,
     language: str | None = None,
@@ -151,19 +148,15 @@ async def group_gaps(
         found = list(rows.scalars())
     vectors: dict[int, FloatArray] = {}
     for gap in found:
-        if gap.embedder == embedder and gap.vector is not None:
-            vector = from_bytes(gap.vector, dim)
-            if vector is not None:
-                vectors[gap.id] = vector
+        vector = read(gap, embedder)
+        if vector is not None:
+            vectors[gap.id] = vector
     missing = [g for g in found if g.id not in vectors]
     if missing:
-        fresh = await embed([g.text for g in missing])
+        fresh = await embed_queries(embedder, [g.text for g in missing])
         vectors.update({g.id: v for g, v in zip(missing, fresh, strict=True)})
         async with transaction(sessions) as session:
-            await session.execute(
-                update(Gap),
-                [{"id": g.id, "embedder": embedder, "vector": to_bytes(vectors[g.id])} for g in missing],
-            )
+            await session.execute(update(Gap), [{"id": g.id, **columns(vectors[g.id], embedder.name)} for g in missing])
     by_language: dict[str, list[Gap]] = {}
     for gap in found:
         by_language.setdefault(gap.language, []).append(gap)

@@ -6,10 +6,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, str_enum, utcnow
+from nlu.vectors import OptionalVectorColumns, VectorColumns
 
 
 class ArticleStatus(enum.StrEnum):
@@ -84,8 +85,8 @@ class ArticleRevision(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ArticleChunk(Base):
-    """One search passage of an article with its vector from one embedder (float32 bytes).
+class ArticleChunk(VectorColumns, Base):
+    """One search passage of an article with its vector from one embedder (see :mod:`nlu.vectors`).
 
     Stored so a restart loads vectors instead of recomputing them; ``text`` is kept so a passage whose text
     is unchanged after an edit keeps its vector, and a changed passage list shows the vectors are stale.
@@ -96,15 +97,16 @@ class ArticleChunk(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"))
-    embedder: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
-    vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Gap(Base):
-    """A customer question the bot could not answer confidently (or whose answer did not help)."""
+class Gap(OptionalVectorColumns, Base):
+    """A customer question the bot could not answer confidently (or whose answer did not help).
+
+    Its vector is computed the first time gaps are grouped (grouping embeds every open gap) and kept.
+    """
 
     __tablename__ = "kb_gaps"
     __table_args__ = (Index("ix_kb_gaps_status_created_at", "status", "created_at"),)
@@ -118,7 +120,4 @@ class Gap(Base):
     answered_article_id: Mapped[int | None] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
     status: Mapped[GapStatus] = mapped_column(str_enum(GapStatus), default=GapStatus.OPEN)
     article_id: Mapped[int | None] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
-    # The text's vector, cached the first time gaps are grouped (grouping embeds every open gap).
-    embedder: Mapped[str | None] = mapped_column(String(200))
-    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,8 +7,8 @@ drain task reloads queued articles from the database in batches, so an edit save
 searchable on every worker within a second. A periodic :meth:`KnowledgeBase.resync` compares versions with
 the database and catches whatever a worker missed (a Redis reconnect, a CLI import without Redis).
 
-The index and the embedder are used by one thread at a time (``_lock``); searches and embedding run in
-worker threads so the event loop never waits for numpy.
+The index is used by one thread at a time (``_lock``) and the embedder by one call at a time (its own lock,
+see :mod:`nlu.embedding`); searches and embedding run in worker threads so the event loop never waits for numpy.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from kb import gaps, vectors
 from kb.articles import get_article
 from kb.models import Article, ArticleStatus, GapReason
 from kb.search.index import Band, Document, Hit, SearchIndex, Thresholds
-from kb.vectors import FloatArray
-from nlu.embedding import Embedder
+from nlu.embedding import Embedder, embed_passages, locked
+from nlu.vectors import FloatArray
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,10 +43,10 @@ MAX_QUERY_CHARS = 2000
 """Queries are cut to this length before searching: nobody asks a 20,000-character question."""
 REFRESH_BATCH = 256
 """Articles reloaded (and embedded) per step of the drain task."""
-EMBED_BATCH = 32
-"""Passages per call into the embedder: small, so a search or a shutdown waits for at most one batch."""
 PROGRESS_MIN_ARTICLES = 20
 """A progress bar is shown (when enabled) only for work at least this large: a start, a model change."""
+PROGRESS_STEP = 256
+"""Passages embedded between two updates of :func:`ensure_vectors`' progress bar."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +146,11 @@ class KnowledgeBase:
     ) -> None:
         self.sessions = sessions
         self.bus = bus
-        self.embedder = embedder
+        self.embedder = locked(embedder)
         self.progress = progress
         if thresholds is None and thresholds_path is not None and thresholds_path.exists():
             thresholds = Thresholds.load(thresholds_path, embedder.name)
-        self.index = SearchIndex(embedder, thresholds)
+        self.index = SearchIndex(self.embedder, thresholds)
         self.ready = asyncio.Event()
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
@@ -285,16 +285,6 @@ class KnowledgeBase:
 
     # --- for the editors -----------------------------------------------------------------------------
 
-    async def embed_queries(self, texts: Sequence[str]) -> FloatArray:
-        """Question vectors from the shared embedder (used to group gaps)."""
-        if not texts:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        parts = [
-            await self._run(self.embedder.embed_queries, list(texts[i : i + EMBED_BATCH]))
-            for i in range(0, len(texts), EMBED_BATCH)
-        ]
-        return np.concatenate(parts, axis=0)
-
     def set_thresholds(self, thresholds: Thresholds) -> None:
         with self._lock:
             self.index.thresholds = thresholds
@@ -386,16 +376,15 @@ class KnowledgeBase:
             rows = await session.execute(select(Article).where(Article.id.in_(ids)))
             found = {a.id: a for a in rows.scalars()}
             published = {i: a for i, a in found.items() if a.status is ArticleStatus.PUBLISHED}
-            stored = await vectors.load_chunks(session, self.embedder.name, self.embedder.dim, list(published))
+            stored = await vectors.load_chunks(session, self.embedder, list(published))
         docs = [document_of(a) for a in published.values() if self._is_new(a.id, a.version, published=True)]
         passages = [self.index.passages(d) for d in docs]
         known: dict[str, FloatArray] = {}
         for chunks in stored.values():
             known.update(chunks.vectors)
         todo = sorted({p for ps in passages for p in ps if p not in known})
-        for start in range(0, len(todo), EMBED_BATCH):
-            batch = todo[start : start + EMBED_BATCH]
-            known.update(zip(batch, await self._run(self.embedder.embed_passages, batch), strict=True))
+        if todo:
+            known.update(zip(todo, await embed_passages(self.embedder, todo), strict=True))
         arrays = [np.stack([known[p] for p in ps]) if ps else self._empty() for ps in passages]
         await self._store(docs, passages, arrays, stored)
         async with self._sync:
@@ -452,7 +441,7 @@ class KnowledgeBase:
         try:
             async with transaction(self.sessions) as session:
                 for doc, ps, arr in changed:
-                    await vectors.replace_chunks(session, doc.article_id, self.embedder.name, ps, arr)
+                    await vectors.replace_chunks(session, doc.article_id, self.embedder, ps, arr)
         except Exception:  # the index is right either way; a failed store only costs an embedding later
             log.warning("could not store article vectors", exc_info=True)
 
@@ -479,7 +468,7 @@ async def ensure_vectors(
         published = list(
             (await session.execute(select(Article).where(Article.status == ArticleStatus.PUBLISHED))).scalars()
         )
-        stored = await vectors.load_chunks(session, embedder.name, embedder.dim, [a.id for a in published])
+        stored = await vectors.load_chunks(session, embedder, [a.id for a in published])
     work = []
     for article in published:
         passages = index.passages(document_of(article))
@@ -489,9 +478,9 @@ async def ensure_vectors(
     known: dict[str, FloatArray] = dict(cache or {})
     todo = sorted({p for _id, ps, have in work for p in ps if p not in have and p not in known})
     bar = tqdm(total=len(todo), unit="passage", desc="embedding", disable=not progress or not todo)
-    for start in range(0, len(todo), EMBED_BATCH):
-        batch = todo[start : start + EMBED_BATCH]
-        known.update(zip(batch, await asyncio.to_thread(embedder.embed_passages, batch), strict=True))
+    for start in range(0, len(todo), PROGRESS_STEP):
+        batch = todo[start : start + PROGRESS_STEP]
+        known.update(zip(batch, await embed_passages(embedder, batch), strict=True))
         bar.update(len(batch))
     bar.close()
     if cache is not None:
@@ -500,7 +489,7 @@ async def ensure_vectors(
         for article_id, passages, own in work:
             matrix = np.stack([own[p] if p in own else known[p] for p in passages]) if passages else None
             if matrix is not None:
-                await vectors.replace_chunks(session, article_id, embedder.name, passages, matrix)
+                await vectors.replace_chunks(session, article_id, embedder, passages, matrix)
     return len(work)
 
 

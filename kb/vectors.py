@@ -1,4 +1,6 @@
-"""Stored passage vectors: float32 bytes per (article, embedder, position), with the passage text.
+"""Stored passage vectors: one row per (article, embedder, position), with the passage text.
+
+The vector columns and their bytes are the shared shape of :mod:`nlu.vectors`.
 
 Matching is by text: a passage whose text is unchanged after an edit keeps its vector, so an edit embeds only
 what changed, and a restart embeds nothing at all.
@@ -8,26 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kb.models import Article, ArticleChunk, ArticleStatus
-
-FloatArray = npt.NDArray[np.float32]
-
-
-def to_bytes(vector: npt.ArrayLike) -> bytes:
-    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
-
-
-def from_bytes(raw: bytes, dim: int) -> FloatArray | None:
-    """The vector, or ``None`` when the bytes do not hold ``dim`` float32 values (another model's leftovers)."""
-    if len(raw) != 4 * dim:
-        return None
-    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+from nlu.embedding import Embedder
+from nlu.vectors import FloatArray, columns, usable
 
 
 class StoredChunks:
@@ -45,13 +34,13 @@ class StoredChunks:
 
 
 async def load_chunks(
-    session: AsyncSession, embedder: str, dim: int, article_ids: Sequence[int] | None = None
+    session: AsyncSession, embedder: Embedder, article_ids: Sequence[int] | None = None
 ) -> dict[int, StoredChunks]:
     """Stored chunks of ``embedder`` for the given articles (all published articles when ``None``)."""
     out: dict[int, StoredChunks] = {}
-    statement = select(ArticleChunk.article_id, ArticleChunk.text, ArticleChunk.vector).where(
-        ArticleChunk.embedder == embedder
-    )
+    statement = select(
+        ArticleChunk.article_id, ArticleChunk.text, ArticleChunk.vector, ArticleChunk.embedder, ArticleChunk.dim
+    ).where(ArticleChunk.embedder == embedder.name, ArticleChunk.dim == embedder.dim)
     if article_ids is None:
         statement = statement.join(Article, Article.id == ArticleChunk.article_id).where(
             Article.status == ArticleStatus.PUBLISHED
@@ -63,24 +52,26 @@ async def load_chunks(
     for batch in batches:
         query = statement if batch is None else statement.where(ArticleChunk.article_id.in_(batch))
         rows = await session.execute(query.order_by(ArticleChunk.article_id, ArticleChunk.position))
-        for article_id, text, raw in rows:
-            vector = from_bytes(raw, dim)
+        for article_id, text, raw, name, dim in rows:
+            vector = usable(raw, name, dim, embedder)
             if vector is not None:
                 out.setdefault(article_id, StoredChunks()).add(text, vector)
     return out
 
 
 async def replace_chunks(
-    session: AsyncSession, article_id: int, embedder: str, texts: Sequence[str], vectors: FloatArray
+    session: AsyncSession, article_id: int, embedder: Embedder, texts: Sequence[str], vectors: FloatArray
 ) -> bool:
     """Store an article's passages for one embedder; ``False`` when another worker stored them first."""
     try:
         async with session.begin_nested():
             await session.execute(
-                delete(ArticleChunk).where(ArticleChunk.article_id == article_id, ArticleChunk.embedder == embedder)
+                delete(ArticleChunk).where(
+                    ArticleChunk.article_id == article_id, ArticleChunk.embedder == embedder.name
+                )
             )
             session.add_all(
-                ArticleChunk(article_id=article_id, embedder=embedder, position=i, text=text, vector=to_bytes(vec))
+                ArticleChunk(article_id=article_id, position=i, text=text, **columns(vec, embedder.name))
                 for i, (text, vec) in enumerate(zip(texts, vectors, strict=True))
             )
             await session.flush()

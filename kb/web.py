@@ -261,12 +261,7 @@ async def list_gaps(request: web.Request) -> web.Response:
     query = read_query(request, GapQuery)
     kb = _kb(request)
     groups, total = await gaps.group_gaps(
-        request.config_dict[SESSIONS],
-        kb.embed_queries,
-        kb.embedder.name,
-        kb.embedder.dim,
-        days=query.days,
-        language=query.language,
+        request.config_dict[SESSIONS], kb.embedder, days=query.days, language=query.language
     )
     out = [
         GapGroupOut(

@@ -27,15 +27,37 @@ def _url() -> str:
     return str(url) if url else Settings().database_url
 
 
+def _sqlite_pragma(connection: Connection, statement: str) -> list[tuple[object, ...]]:
+    """A PRAGMA on the driver's connection, outside any transaction (where some pragmas are ignored)."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(statement)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite alters a table by rebuilding it (copy, drop the old one, rename). With foreign keys enforced,
+        # dropping the old table first deletes its rows, cascading into the tables that reference it; the
+        # pragma is ignored inside a transaction, so it is switched off before the migrations' one begins.
+        _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite rewrites tables for ALTER
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if sqlite:
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+    if sqlite and (broken := _sqlite_pragma(connection, "PRAGMA foreign_key_check")):
+        raise RuntimeError(f"the migrations left rows that reference missing rows: {broken[:10]}")
 
 
 async def _online() -> None:

@@ -23,7 +23,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     text,
@@ -31,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, str_enum, utcnow
+from nlu.vectors import OptionalVectorColumns, VectorColumns
 from sla.policy import Impact, Priority, Urgency
 
 __all__ = [
@@ -208,18 +208,19 @@ class TicketEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class TicketVector(Base):
-    """The embedding of a ticket's text, for incident matching; kept off the ticket row to keep it narrow."""
+class TicketVector(VectorColumns, Base):
+    """The vector of a ticket's text, for incident matching; kept off the ticket row to keep it narrow."""
 
     __tablename__ = "ticket_vectors"
 
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
-    model: Mapped[str] = mapped_column(String(64))
-    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class Incident(Base):
-    """An outage many customers share; tickets link to it and learn of its restoration together."""
+class Incident(OptionalVectorColumns, Base):
+    """An outage many customers share; tickets link to it and learn of its restoration together.
+
+    Its vector is that of its title, service and description, recomputed when they change (or the embedder).
+    """
 
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_status_created_at", "status", "created_at"),)
@@ -233,9 +234,6 @@ class Incident(Base):
     restoration_eta: Mapped[datetime | None] = mapped_column()
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
-    # The embedding of title + service + description, and the model that made it (re-embedded on a change).
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
-    embedding_model: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column()

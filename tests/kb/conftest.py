@@ -1,26 +1,13 @@
-"""Shared knowledge-base fixtures: the real default embedder (loaded once per session) and sample articles."""
+"""Shared knowledge-base fixtures: the demo articles and their vectors (the embedder is the session's one)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 
-from core.db import SessionFactory, transaction
-from core.settings import ROOT
-from kb.articles import all_articles
 from kb.importer import parse_path
-from kb.models import ArticleStatus
 from kb.schemas import ArticleContent
-from kb.search.index import SearchIndex
-from kb.service import document_of
-from kb.vectors import replace_chunks
 from nlu.embedding import Embedder
-
-DEMO_KB = ROOT / "data" / "kb"
-# A handful of demo articles in both languages: enough to tell topics apart, quick to embed.
-SAMPLE_SLUGS = ("internet-not-working", "reset-password", "pay-by-card", "return-equipment", "support-hours")
+from tests.support.kb import DEMO_KB, SAMPLE_SLUGS, VectorMemo
 
 
 @pytest.fixture(scope="session")
@@ -31,31 +18,6 @@ def demo_articles() -> list[ArticleContent]:
 @pytest.fixture(scope="session")
 def sample_articles(demo_articles: list[ArticleContent]) -> list[ArticleContent]:
     return [a for a in demo_articles if a.slug in SAMPLE_SLUGS]
-
-
-def demo_file(name: str) -> Path:
-    return DEMO_KB / name
-
-
-class VectorMemo:
-    """Passage vectors computed once per test session, stored into each test's database as the server would
-    have stored them, so a knowledge base starts from stored vectors instead of embedding again."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-        self.index = SearchIndex(embedder)
-        self.vectors: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
-
-    async def store(self, sessions: SessionFactory) -> None:
-        async with transaction(sessions) as session:
-            published = await all_articles(session, ArticleStatus.PUBLISHED)
-            for article in published:
-                passages = self.index.passages(document_of(article))
-                missing = [p for p in passages if p not in self.vectors]
-                if missing:
-                    self.vectors.update(zip(missing, self.embedder.embed_passages(missing), strict=True))
-                matrix = np.stack([self.vectors[p] for p in passages])
-                await replace_chunks(session, article.id, self.embedder.name, passages, matrix)
 
 
 @pytest.fixture(scope="session")

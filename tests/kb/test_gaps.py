@@ -35,12 +35,21 @@ async def _record(sessions: SessionFactory, texts: Sequence[str], language: str 
     return ids
 
 
-def _embed_with(embedder: Embedder, calls: list[int]) -> gaps.Embed:
-    async def embed(texts: Sequence[str]) -> np.ndarray:  # type: ignore[type-arg]
-        calls.append(len(texts))
-        return embedder.embed_queries(texts)
+class Counting:
+    """The session's embedder, counting how many texts each call embeds."""
 
-    return embed
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.name, self.dim = embedder.name, embedder.dim
+        self.calls: list[int] = []
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:  # type: ignore[type-arg]
+        self.calls.append(len(texts))
+        return self.embedder.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:  # type: ignore[type-arg]
+        self.calls.append(len(texts))
+        return self.embedder.embed_passages(texts)
 
 
 async def test_similar_gaps_are_grouped_and_counted(sessions: SessionFactory, embedder: Embedder) -> None:
@@ -52,8 +61,8 @@ async def test_similar_gaps_are_grouped_and_counted(sessions: SessionFactory, em
         assert old is not None
         old.created_at = utcnow() - timedelta(days=30)
 
-    calls: list[int] = []
-    groups, total = await gaps.group_gaps(sessions, _embed_with(embedder, calls), embedder.name, embedder.dim)
+    counting = Counting(embedder)
+    groups, total = await gaps.group_gaps(sessions, counting)
     assert total == 7, "last week's open gaps only"
     shapes = [(g.language, g.count, sorted(g.examples)) for g in groups]
     assert shapes[0] == ("ru", 3, sorted(TV_REFUND)), "the largest group first"
@@ -63,9 +72,9 @@ async def test_similar_gaps_are_grouped_and_counted(sessions: SessionFactory, em
     assert groups[0].text in TV_REFUND
     assert groups[0].channels == {"telegram": 3}
 
-    again, _ = await gaps.group_gaps(sessions, _embed_with(embedder, calls), embedder.name, embedder.dim)
+    again, _ = await gaps.group_gaps(sessions, counting)
     assert [g.gap_ids for g in again] == [g.gap_ids for g in groups]
-    assert calls == [7], "vectors are cached on the gaps after the first grouping"
+    assert counting.calls == [7], "vectors are kept on the gaps after the first grouping"
 
 
 async def test_a_group_becomes_a_draft_article_and_dismissed_gaps_disappear(
@@ -84,5 +93,5 @@ async def test_a_group_becomes_a_draft_article_and_dismissed_gaps_disappear(
         states = {g.id: (g.status, g.article_id) for g in (await session.execute(select(Gap))).scalars()}
     assert {states[i] for i in tv} == {(GapStatus.CONVERTED, article.id)}
     assert {states[i][0] for i in dog} == {GapStatus.DISMISSED}
-    groups, total = await gaps.group_gaps(sessions, _embed_with(embedder, []), embedder.name, embedder.dim)
+    groups, total = await gaps.group_gaps(sessions, embedder)
     assert (groups, total) == ([], 0)

@@ -20,7 +20,7 @@ from kb.schemas import ArticleContent, ArticleUpdate
 from kb.search.index import Band
 from kb.service import KnowledgeBase
 from nlu.embedding import Embedder
-from tests.kb.conftest import VectorMemo
+from tests.support.kb import VectorMemo
 
 DRAFT = ArticleContent(
     slug="static-ip-draft",

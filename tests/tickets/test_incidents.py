@@ -96,7 +96,7 @@ async def test_a_new_incident_links_recent_matching_tickets_and_tells_each_custo
     assert len(await outbound(sessions, boris.conversation.id)) == 1
     assert await outbound(sessions, vera.conversation.id) == []
     assert v1.id not in await links(sessions)
-    assert incident.embedding is not None
+    assert (incident.embedder, incident.dim) == (desk.tickets.embedder.name, desk.tickets.embedder.dim)
 
 
 async def test_similar_unlinked_tickets_within_the_window_raise_one_forming_alert(
