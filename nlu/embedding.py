@@ -15,7 +15,15 @@ Backends:
 * :class:`ConcatEmbedder` - weighted concatenation of normalised parts, re-normalised.
 
 :func:`load_embedder` builds one from a spec string (``use``, ``e5``, ``use+e5``, ``minilm``,
-``st:<name-or-path>``), sets thread counts explicitly and warms it up.
+``st:<name-or-path>``), sets thread counts explicitly and warms it up; :func:`shared_embedder` keeps one per
+process, behind its lock.
+
+One call at a time: every call into an embedder holds that embedder's one lock (:func:`embedder_lock`),
+whoever makes it - the NLU engine's parse thread, the knowledge base's index, ticket matching, gap grouping.
+Some backends are not safe to call from two threads at once, and on a small machine two concurrent calls
+only fight over the same cores. :class:`LockedEmbedder` takes the lock around each call; async code uses
+:func:`embed_queries` / :func:`embed_passages`, which run the model in a worker thread, never on the event
+loop, one batch at a time so a long job lets a customer's question in between batches.
 
 Input handling: ``None``-free sequences of ``str``. Each text is stripped and cut to
 :data:`MAX_CHARS` (2,000) characters before embedding - about 400-500 subword tokens, i.e. at or
@@ -27,9 +35,12 @@ embedded as a single space, which every backend accepts. Inputs are embedded in 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
-from collections.abc import Sequence
+import threading
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -37,15 +48,22 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "ASYNC_BATCH",
     "BATCH_SIZE",
     "MAX_CHARS",
     "ConcatEmbedder",
     "E5Embedder",
     "Embedder",
+    "LockedEmbedder",
     "SentenceTransformerEmbedder",
     "UseEmbedder",
+    "embed_passages",
+    "embed_queries",
+    "embedder_lock",
     "load_embedder",
+    "locked",
     "prepare_texts",
+    "shared_embedder",
 ]
 
 FloatArray = npt.NDArray[np.float32]
@@ -55,6 +73,10 @@ MAX_CHARS = 2000
 
 BATCH_SIZE = 64
 """Texts per call into a backend."""
+
+ASYNC_BATCH = 32
+"""Texts per worker-thread call of :func:`embed_queries` / :func:`embed_passages`: a caller waiting for the
+lock behind a long job waits for at most one such batch."""
 
 _EMPTY_SUBSTITUTE = " "
 
@@ -298,9 +320,72 @@ def load_embedder(spec: str, threads: int = 1) -> Embedder:
 
 
 @functools.cache
-def shared_embedder(spec: str, threads: int = 1) -> Embedder:
-    """The process's one embedder for ``spec``: loaded on first use, then shared (models are read-only).
+def shared_embedder(spec: str, threads: int = 1) -> LockedEmbedder:
+    """The process's one embedder for ``spec``: loaded on first use, then shared, one call at a time.
 
     The web app, the CLI, benchmarks and tests all come here, so a process never holds two copies.
     """
-    return load_embedder(spec, threads)
+    return LockedEmbedder(load_embedder(spec, threads))
+
+
+# --- one call at a time -------------------------------------------------------------------------------
+
+_LOCKS: weakref.WeakKeyDictionary[Embedder, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def embedder_lock(embedder: Embedder) -> threading.RLock:
+    """The one lock of this embedder (of the model a :class:`LockedEmbedder` wraps), made on first use."""
+    model = embedder.inner if isinstance(embedder, LockedEmbedder) else embedder
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
+class LockedEmbedder:
+    """An embedder whose every call holds the model's one lock; shared by threads and tasks alike."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner: Embedder = inner.inner if isinstance(inner, LockedEmbedder) else inner
+        self.name = self.inner.name
+        self.dim = self.inner.dim
+        self.lock = embedder_lock(self.inner)
+
+    def embed_queries(self, texts: Sequence[str]) -> FloatArray:
+        with self.lock:
+            return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> FloatArray:
+        with self.lock:
+            return self.inner.embed_passages(texts)
+
+
+def locked(embedder: Embedder) -> LockedEmbedder:
+    """``embedder`` behind its lock (itself when it already is a :class:`LockedEmbedder`)."""
+    return embedder if isinstance(embedder, LockedEmbedder) else LockedEmbedder(embedder)
+
+
+async def embed_queries(embedder: Embedder, texts: Sequence[str], *, batch: int = ASYNC_BATCH) -> FloatArray:
+    """Query vectors of ``texts``, computed in a worker thread under the embedder's lock."""
+    model = locked(embedder)
+    return await _off_loop(model.embed_queries, model.dim, texts, batch)
+
+
+async def embed_passages(embedder: Embedder, texts: Sequence[str], *, batch: int = ASYNC_BATCH) -> FloatArray:
+    """Passage vectors of ``texts``, computed in a worker thread under the embedder's lock."""
+    model = locked(embedder)
+    return await _off_loop(model.embed_passages, model.dim, texts, batch)
+
+
+async def _off_loop(
+    method: Callable[[Sequence[str]], FloatArray], dim: int, texts: Sequence[str], batch: int
+) -> FloatArray:
+    if isinstance(texts, str):
+        raise TypeError("expected a sequence of strings, got a single str")
+    items = list(texts)
+    if not items:
+        return np.zeros((0, dim), dtype=np.float32)
+    parts = [await asyncio.to_thread(method, items[i : i + batch]) for i in range(0, len(items), batch)]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)

@@ -1,7 +1,7 @@
 """Mass incidents: matching new tickets to open incidents, "possible incident forming", resolving for everyone.
 
-Matching is the cosine between the ticket's embedding (the shared embedder) and the incident's profile: the
-embedding of its title, service and description plus those of up to 20 tickets already linked to it, so every
+Matching is the cosine between the ticket's vector (the shared embedder) and the incident's profile: the
+vector of its title, service and description plus those of up to 20 tickets already linked to it, so every
 confirmed link teaches the incident how customers describe it. A category mismatch lowers the score; only
 incidents opened (or updated) within the match window, or with a restoration time still ahead, are candidates.
 Above ``auto_link`` the ticket is linked and the customer told; in the band down to ``suggest`` the operator
@@ -22,13 +22,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import Event
 from core.models import Customer, Team, utcnow
 from core.uow import UnitOfWork
+from nlu.vectors import DTYPE, decode, read, write
 from tickets.config import IncidentSettings
 from tickets.events import INCIDENT_CHANGED, INCIDENT_FORMING, Kind
 from tickets.history import changed_event, record
@@ -72,8 +73,9 @@ def _unit(vector: Vector) -> Vector:
     return vector / norm if norm > 0 else vector
 
 
-def _vector(raw: bytes) -> Vector:
-    return np.frombuffer(raw, dtype=np.float32)
+def _made_by(embedder: str, dim: int) -> ColumnElement[bool]:
+    """Ticket vectors comparable with one of ``dim`` numbers made by ``embedder``."""
+    return (TicketVector.embedder == embedder) & (TicketVector.dim == dim)
 
 
 def incident_text(incident: Incident) -> str:
@@ -93,16 +95,15 @@ class IncidentDesk:
             return float(self.settings.category_mismatch_penalty)
         return 0.0
 
-    def _embed_incident(self, incident: Incident) -> Vector:
-        embedded = self.tickets.embed(incident_text(incident))
-        incident.embedding = embedded.vector.tobytes()
-        incident.embedding_model = embedded.model
+    async def _embed_incident(self, incident: Incident) -> Vector:
+        embedded = await self.tickets.embed(incident_text(incident))
+        write(incident, embedded.vector, embedded.embedder)
         return embedded.vector
 
-    def _incident_vector(self, incident: Incident, model: str) -> Vector:
-        if incident.embedding is None or incident.embedding_model != model:
-            return self._embed_incident(incident)
-        return _vector(incident.embedding)
+    async def _incident_vector(self, incident: Incident) -> Vector:
+        """The incident's stored vector when the current embedder made it; else computed (and stored) now."""
+        stored = read(incident, self.tickets.embedder)
+        return stored if stored is not None else await self._embed_incident(incident)
 
     # --- queries ----------------------------------------------------------------------------------------
 
@@ -117,18 +118,23 @@ class IncidentDesk:
 
     async def list_incidents(
         self, session: AsyncSession, status: IncidentStatus | None = None, limit: int = 100
-    ) -> list[tuple[Incident, int]]:
-        """Incidents, newest first, with the number of linked tickets."""
+    ) -> list[tuple[Incident, int, str | None]]:
+        """Incidents, newest first, with the number of linked tickets and the team's key: one query."""
         linked = (
             select(func.count())
             .select_from(TicketIncident)
             .where(TicketIncident.incident_id == Incident.id, TicketIncident.state == LinkState.LINKED)
             .scalar_subquery()
         )
-        stmt = select(Incident, linked).order_by(Incident.id.desc()).limit(limit)
+        stmt = (
+            select(Incident, linked, Team.key)
+            .outerjoin(Team, Team.id == Incident.team_id)
+            .order_by(Incident.id.desc())
+            .limit(limit)
+        )
         if status is not None:
             stmt = stmt.where(Incident.status == status)
-        return [(row[0], int(row[1])) for row in (await session.execute(stmt)).all()]
+        return [(row[0], int(row[1]), row[2]) for row in (await session.execute(stmt)).all()]
 
     async def links(self, session: AsyncSession, incident_id: int) -> list[tuple[Ticket, TicketIncident]]:
         stmt = (
@@ -160,8 +166,10 @@ class IncidentDesk:
         )
         return list((await session.execute(stmt)).scalars())
 
-    async def _profiles(self, session: AsyncSession, incidents: Sequence[Incident], model: str) -> dict[int, Vector]:
-        """Each incident's text embedding plus its most recently linked tickets' embeddings, unit length."""
+    async def _profiles(
+        self, session: AsyncSession, incidents: Sequence[Incident], text: TicketText
+    ) -> dict[int, Vector]:
+        """Each incident's text vector plus its most recently linked tickets' vectors, unit length."""
         if not incidents:
             return {}
         rank = (
@@ -175,16 +183,16 @@ class IncidentDesk:
             .where(
                 TicketIncident.incident_id.in_([i.id for i in incidents]),
                 TicketIncident.state == LinkState.LINKED,
-                TicketVector.model == model,
+                _made_by(text.embedder, len(text.vector)),
             )
             .subquery()
         )
         rows = await session.execute(
             select(linked.c.incident_id, linked.c.vector).where(linked.c.rank <= PROFILE_TICKETS)
         )
-        sums = {incident.id: self._incident_vector(incident, model).astype(np.float32).copy() for incident in incidents}
+        sums = {incident.id: (await self._incident_vector(incident)).astype(np.float32) for incident in incidents}
         for incident_id, raw in rows.all():
-            sums[incident_id] += _vector(raw)
+            sums[incident_id] += decode(raw, len(text.vector))
         return {incident_id: _unit(total) for incident_id, total in sums.items()}
 
     # --- a new ticket -----------------------------------------------------------------------------------
@@ -194,7 +202,7 @@ class IncidentDesk:
         session = uow.session
         match = Match()
         incidents = await self._candidates(session, now)
-        profiles = await self._profiles(session, incidents, text.model)
+        profiles = await self._profiles(session, incidents, text)
         scored = sorted(
             ((float(profiles[i.id] @ text.vector) - self._penalty(ticket.category, i.category), i) for i in incidents),
             key=lambda pair: -pair[0],
@@ -241,7 +249,7 @@ class IncidentDesk:
                 Ticket.created_at >= now - timedelta(minutes=forming.window),
                 Ticket.id != ticket.id,
                 Ticket.status.in_(list(OPEN_STATUSES)),
-                TicketVector.model == text.model,
+                _made_by(text.embedder, len(text.vector)),
                 ~linked,
             )
             .order_by(Ticket.id.desc())
@@ -251,7 +259,7 @@ class IncidentDesk:
         similar: list[int] = []
         if rows:
             # One matrix product for the whole window: a storm brings hundreds of candidates per new ticket.
-            matrix = np.frombuffer(b"".join(raw for _id, _category, raw in rows), dtype=np.float32)
+            matrix = np.frombuffer(b"".join(raw for _id, _category, raw in rows), dtype=DTYPE).astype(np.float32)
             scores = matrix.reshape(len(rows), -1) @ text.vector
             for (ticket_id, category, _raw), score in zip(rows, scores, strict=True):
                 if float(score) - self._penalty(ticket.category, category) >= forming.similar:
@@ -438,7 +446,7 @@ class IncidentDesk:
             created_at=now,
             updated_at=now,
         )
-        vector = self._embed_incident(incident)
+        vector = await self._embed_incident(incident)
         session.add(incident)
         await session.flush()
         linked = await self._link_recent(uow, incident, vector, operator_id=operator_id, now=now)
@@ -450,7 +458,6 @@ class IncidentDesk:
     ) -> int:
         """Open unlinked tickets of the match window that are about this incident get linked (or suggested)."""
         session = uow.session
-        model = incident.embedding_model or self.tickets.embedder.name
         linked = exists().where(TicketIncident.ticket_id == Ticket.id, TicketIncident.state == LinkState.LINKED)
         stmt = (
             select(Ticket, TicketVector.vector)
@@ -458,7 +465,7 @@ class IncidentDesk:
             .where(
                 Ticket.created_at >= now - timedelta(minutes=self.settings.match_window),
                 Ticket.status.in_(list(OPEN_STATUSES)),
-                TicketVector.model == model,
+                _made_by(incident.embedder or "", len(vector)),
                 ~linked,
             )
             .order_by(Ticket.id)
@@ -466,7 +473,7 @@ class IncidentDesk:
         )
         to_link: list[Ticket] = []
         for ticket, raw in (await session.execute(stmt)).all():
-            score = float(_vector(raw) @ vector) - self._penalty(ticket.category, incident.category)
+            score = float(decode(raw, len(vector)) @ vector) - self._penalty(ticket.category, incident.category)
             if score >= self.settings.auto_link:
                 await self.link(uow, ticket, incident, operator_id=None, now=now, score=score, notify=False)
                 to_link.append(ticket)
@@ -501,7 +508,7 @@ class IncidentDesk:
                 raise InvalidInput(f"unknown team {fields['team']!r}", field="team")
             incident.team_id = team_row.id if team_row else None
         if text_changed:
-            self._embed_incident(incident)
+            await self._embed_incident(incident)
         eta_changed = "restoration_eta" in fields and fields["restoration_eta"] != incident.restoration_eta
         if eta_changed:
             incident.restoration_eta = fields["restoration_eta"]

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,8 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Author, Conversation, Customer, Operator, Team, utcnow
 from core.store import clean_text
 from core.uow import UnitOfWork
-from nlu.embedding import Embedder
+from nlu.embedding import Embedder, embed_queries
+from nlu.vectors import columns
 from sla.policy import Impact, Priority, SlaPolicy, Urgency
 from tickets.clock import SlaClock, close_pause, open_pause
 from tickets.config import DeskConfig
@@ -43,7 +45,7 @@ from tickets.notify import Notifier, latest_conversation
 from tickets.numbers import require_number
 from tickets.status import CLOCK_PAUSED, CLOCK_RUNNING, check_transition
 
-__all__ = ["EmbedderSource", "TicketService", "TicketText"]
+__all__ = ["EmbedderSource", "TicketService", "TicketText", "promised_due", "ticket_text"]
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,11 @@ TEAM_CACHE = timedelta(minutes=1)
 
 @dataclass(frozen=True, slots=True)
 class TicketText:
-    """The text a ticket is matched by, and its embedding (unit length)."""
+    """The text a ticket (or an incident) is matched by, its vector (unit length) and the embedder that made it."""
 
     text: str
-    vector: np.ndarray[Any, np.dtype[np.float32]]
-    model: str
+    vector: npt.NDArray[np.float32]
+    embedder: str
 
 
 def _enum(cls: type[Urgency] | type[Impact] | type[Priority], value: str, field: str) -> Any:
@@ -74,6 +76,29 @@ def _clean(text: str, field: str, *, required: bool = True) -> str:
     if required and not cleaned:
         raise InvalidInput(f"{field} must not be empty", field=field)
     return cleaned
+
+
+def ticket_text(description: str, subject: str | None = None) -> str:
+    """What a ticket is matched by: its subject and description as :meth:`TicketService.open` stores them."""
+    description = _clean(description, "description")
+    subject = _clean(subject or "", "subject", required=False)[:200] or subject_from(description)
+    return _matching_text(subject, description)
+
+
+def _matching_text(subject: str, description: str) -> str:
+    return description if description.startswith(subject.rstrip("…")) else f"{subject}\n{description}"
+
+
+def promised_due(
+    ticket: Ticket, incident_status: IncidentStatus | None, restoration_eta: datetime | None
+) -> datetime | None:
+    """What the customer is promised: nothing while the clock stands; the announced restoration time of the
+    open incident the ticket is linked to (its status and ETA given); else the ticket's resolution due time."""
+    if ticket.status not in CLOCK_RUNNING:
+        return None
+    if incident_status is IncidentStatus.OPEN and restoration_eta is not None:
+        return restoration_eta
+    return ticket.resolution_due
 
 
 def subject_from(description: str) -> str:
@@ -107,10 +132,11 @@ class TicketService:
     def embedder(self) -> Embedder:
         return self._embedder()
 
-    def embed(self, text: str) -> TicketText:
+    async def embed(self, text: str) -> TicketText:
+        """The vector of ``text``, computed in a worker thread under the embedder's lock (never on the loop)."""
         embedder = self.embedder
-        vector = np.asarray(embedder.embed_queries([text])[0], dtype=np.float32)
-        return TicketText(text=text, vector=vector, model=embedder.name)
+        vector = (await embed_queries(embedder, [text]))[0]
+        return TicketText(text=text, vector=np.asarray(vector, dtype=np.float32), embedder=embedder.name)
 
     async def get(self, session: AsyncSession, number: str | int, *, lock: bool = False) -> Ticket:
         ticket_id = number if isinstance(number, int) else require_number(number)
@@ -164,13 +190,13 @@ class TicketService:
         return (await session.execute(stmt)).scalar_one_or_none()
 
     async def eta_due(self, session: AsyncSession, ticket: Ticket) -> datetime | None:
-        """What the customer is promised: an open incident's announced restoration time, else the resolution due."""
+        """What the customer is promised (see :func:`promised_due`), reading the ticket's linked incident."""
         if ticket.status not in CLOCK_RUNNING:
             return None
         incident = await self.linked_incident(session, ticket.id)
-        if incident is not None and incident.status is IncidentStatus.OPEN and incident.restoration_eta is not None:
-            return incident.restoration_eta
-        return ticket.resolution_due
+        if incident is None:
+            return promised_due(ticket, None, None)
+        return promised_due(ticket, incident.status, incident.restoration_eta)
 
     async def link_conversation(self, session: AsyncSession, ticket: Ticket, conversation: Conversation) -> bool:
         """Gather a conversation into the ticket; True when it was not linked yet."""
@@ -196,8 +222,13 @@ class TicketService:
         impact: str = "one",
         account_number: str | None = None,
         now: datetime | None = None,
+        embedded: TicketText | None = None,
     ) -> tuple[Ticket, TicketText]:
-        """Register a ticket: priority from the matrix, due times from the customer's plan, the text embedded."""
+        """Register a ticket: priority from the matrix, due times from the customer's plan, the text embedded.
+
+        ``embedded``: the vector of :func:`ticket_text`, computed beforehand, so that a caller holding a
+        transaction open does not hold it across the embedding; computed here when not given.
+        """
         now = now or utcnow()
         session = uow.session
         urgency_value: Urgency = _enum(Urgency, urgency, "urgency")
@@ -208,10 +239,8 @@ class TicketService:
         plan = customer.plan if customer.plan in self.sla.plans else self.sla.default_plan
         team_id = await self.routed_team_id(session, category, now)
         priority = self.sla.priority_for(urgency_value, impact_value)
-        # Embedded before any row is written: the model's few milliseconds hold no lock.
-        embedded = self.embed(
-            description if description.startswith(subject.rstrip("…")) else f"{subject}\n{description}"
-        )
+        if embedded is None:
+            embedded = await self.embed(_matching_text(subject, description))
         ticket = Ticket(
             customer_id=customer.id,
             subject=subject,
@@ -255,7 +284,7 @@ class TicketService:
                 "resolution_due": ticket.resolution_due.isoformat() if ticket.resolution_due else None,
             },
         )
-        session.add(TicketVector(ticket_id=ticket.id, model=embedded.model, vector=embedded.vector.tobytes()))
+        session.add(TicketVector(ticket_id=ticket.id, **columns(embedded.vector, embedded.embedder)))
         await session.flush()
         uow.emit(changed_event(ticket, Kind.CREATED))
         return ticket, embedded

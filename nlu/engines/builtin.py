@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nlu.classifier import ClassifierConfig, IntentClassifier
-from nlu.embedding import Embedder
+from nlu.embedding import Embedder, locked
 from nlu.entities import EntityExtractor
 from nlu.language import detect_language
 from nlu.parse import OUT_OF_SCOPE, Intent, Parse, empty_parse
@@ -102,16 +102,13 @@ def _has_content(text: str) -> bool:
 class EmbeddingCache:
     """Query embeddings of training texts by content hash, persisted in one ``.npz`` per embedder.
 
-    ``path=None`` keeps them in memory only. Calls into the embedder hold ``lock`` per batch so that parses
-    sharing the embedder interleave with a long training run.
+    ``path=None`` keeps them in memory only. Each batch is one call into the embedder under its lock, so
+    parses sharing the embedder interleave with a long training run.
     """
 
-    def __init__(
-        self, embedder: Embedder, path: Path | None, lock: threading.Lock | None = None, *, memo: bool = True
-    ) -> None:
-        self.embedder = embedder
+    def __init__(self, embedder: Embedder, path: Path | None, *, memo: bool = True) -> None:
+        self.embedder = locked(embedder)
         self.path = path
-        self.lock = lock or threading.Lock()
         self._rows: dict[str, FloatArray] = {}
         if memo:
             with _memo_lock:
@@ -136,8 +133,7 @@ class EmbeddingCache:
         missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._rows}.items())
         for i in range(0, len(missing), batch):
             chunk = missing[i : i + batch]
-            with self.lock:
-                vecs = self.embedder.embed_queries([t for _, t in chunk])
+            vecs = self.embedder.embed_queries([t for _, t in chunk])
             for (k, _), v in zip(chunk, vecs, strict=True):
                 self._rows[k] = np.asarray(v, dtype=np.float32)
             self._dirty = True
@@ -262,14 +258,13 @@ class BuiltinEngine:
         config: ClassifierConfig | None = None,
         embedding_cache: EmbeddingCache | None = None,
     ) -> None:
-        self.embedder = embedder
+        self.embedder = locked(embedder)
         self._fixed_cache = embedding_cache
         self.data_path = Path(data_path)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.default_language = default_language
         self.config = config or ClassifierConfig()
         self._bundle: ModelBundle | None = None
-        self._embed_lock = threading.Lock()
         self._train_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu-parse")
         self.last_report: TrainReport | None = None
@@ -330,7 +325,7 @@ class BuiltinEngine:
         path = (
             self.cache_dir / f"embeddings-{safe_name(self.embedder.name)}.npz" if self.cache_dir is not None else None
         )
-        return EmbeddingCache(self.embedder, path, self._embed_lock)
+        return EmbeddingCache(self.embedder, path)
 
     def load_or_train(self, force: bool = False) -> TrainReport:
         """Load the model for the current data from the cache, or train it. Thread-safe; blocking.
@@ -453,8 +448,7 @@ class BuiltinEngine:
         if not cleaned or not _has_content(cleaned) or bundle is None:
             return empty_parse(cleaned, lang)
         try:
-            with self._embed_lock:
-                emb = self.embedder.embed_queries([cleaned])
+            emb = self.embedder.embed_queries([cleaned])
             pred = bundle.classifier.predict([cleaned], emb)[0]
         except Exception:  # the engine answers "don't know" rather than failing the conversation
             log.exception("NLU classification failed")
