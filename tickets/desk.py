@@ -7,11 +7,12 @@ SLA configuration and one embedder.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Conversation, Customer, utcnow
@@ -24,9 +25,9 @@ from sla.policy import Priority, SlaPolicy
 from tickets.clock import SlaClock
 from tickets.config import DeskConfig
 from tickets.incidents import IncidentDesk
-from tickets.models import Incident, IncidentStatus, Ticket, TicketEvent, TicketStatus
+from tickets.models import Incident, IncidentStatus, LinkState, Ticket, TicketEvent, TicketIncident, TicketStatus
 from tickets.notify import Notifier
-from tickets.service import EmbedderSource, TicketService
+from tickets.service import EmbedderSource, TicketService, TicketText, promised_due, ticket_text
 from tickets.status import OPEN_STATUSES
 
 __all__ = ["IncidentView", "TicketDesk", "TicketOpened", "TicketView"]
@@ -91,6 +92,10 @@ class TicketDesk:
 
     # --- the conversation engine's calls ----------------------------------------------------------------
 
+    async def embed_ticket(self, description: str, subject: str | None = None) -> TicketText:
+        """The vector :meth:`open_ticket` matches incidents with, computed beforehand (outside a transaction)."""
+        return await self.tickets.embed(ticket_text(description, subject))
+
     async def open_ticket(
         self,
         uow: UnitOfWork,
@@ -103,8 +108,13 @@ class TicketDesk:
         urgency: str = "medium",
         impact: str = "one",
         account_number: str | None = None,
+        embedded: TicketText | None = None,
     ) -> TicketOpened:
-        """Register the ticket, match it to open incidents, and say when it will be solved."""
+        """Register the ticket, match it to open incidents, and say when it will be solved.
+
+        ``embedded``: :meth:`embed_ticket` of the same description and subject, computed before the unit of work
+        began; without it the text is embedded here, inside the caller's transaction.
+        """
         now = utcnow()
         ticket, text = await self.tickets.open(
             uow,
@@ -117,6 +127,7 @@ class TicketDesk:
             impact=impact,
             account_number=account_number,
             now=now,
+            embedded=embedded,
         )
         match = await self.incidents.match_new_ticket(uow, ticket, text, now)
         incident = self._incident_view(match.linked, customer) if match.linked else None
@@ -153,19 +164,25 @@ class TicketDesk:
     async def customer_tickets(
         self, session: AsyncSession, customer_id: int, *, open_only: bool = True
     ) -> list[TicketView]:
-        """The customer's tickets, newest first (open ones only by default)."""
-        customer = await session.get(Customer, customer_id)
-        if customer is None:
-            return []
+        """The customer's tickets, newest first (open ones only by default), in two queries however many."""
         stmt = (
-            select(Ticket)
+            select(Ticket, Customer, Incident.status, Incident.restoration_eta)
+            .join(Customer, Customer.id == Ticket.customer_id)
+            .outerjoin(
+                TicketIncident,
+                (TicketIncident.ticket_id == Ticket.id) & (TicketIncident.state == LinkState.LINKED),
+            )
+            .outerjoin(Incident, Incident.id == TicketIncident.incident_id)
             .where(Ticket.customer_id == customer_id)
             .order_by(Ticket.id.desc())
             .limit(CUSTOMER_TICKETS_LIMIT)
         )
         if open_only:
             stmt = stmt.where(Ticket.status.in_(list(OPEN_STATUSES)))
-        return [await self.view(session, ticket, customer) for ticket in (await session.execute(stmt)).scalars()]
+        rows = (await session.execute(stmt)).all()
+        if not rows:
+            return []
+        return await self._views(session, rows[0][1], [(ticket, status, eta) for ticket, _c, status, eta in rows])
 
     async def customer_ticket(self, session: AsyncSession, customer_id: int, number: str) -> TicketView:
         """One of the customer's own tickets; NotFound for unknown numbers and for other customers' tickets alike."""
@@ -188,27 +205,45 @@ class TicketDesk:
     # --- views ------------------------------------------------------------------------------------------
 
     async def view(self, session: AsyncSession, ticket: Ticket, customer: Customer) -> TicketView:
-        due = await self.tickets.eta_due(session, ticket)
-        return TicketView(
-            number=ticket.number,
-            subject=ticket.subject,
-            status=ticket.status,
-            priority=ticket.priority,
-            last_action=await self.last_action(session, ticket, customer.language),
-            eta_text=self.notifier.customer_eta(due, customer),
-            resolution_due=ticket.resolution_due,
-            id=ticket.id,
-        )
+        incident = await self.tickets.linked_incident(session, ticket.id)
+        row = (ticket, incident.status if incident else None, incident.restoration_eta if incident else None)
+        return (await self._views(session, customer, [row]))[0]
 
-    async def last_action(self, session: AsyncSession, ticket: Ticket, language: str | None) -> str | None:
-        stmt = (
-            select(TicketEvent)
-            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.public.is_(True))
-            .order_by(TicketEvent.id.desc())
-            .limit(1)
+    async def _views(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        rows: Sequence[tuple[Ticket, IncidentStatus | None, datetime | None]],
+    ) -> list[TicketView]:
+        """Views of one customer's tickets, each with its linked incident's status and ETA (one more query)."""
+        actions = await self.last_actions(session, [ticket.id for ticket, _s, _e in rows], customer.language)
+        return [
+            TicketView(
+                number=ticket.number,
+                subject=ticket.subject,
+                status=ticket.status,
+                priority=ticket.priority,
+                last_action=actions.get(ticket.id),
+                eta_text=self.notifier.customer_eta(promised_due(ticket, status, eta), customer),
+                resolution_due=ticket.resolution_due,
+                id=ticket.id,
+            )
+            for ticket, status, eta in rows
+        ]
+
+    async def last_actions(
+        self, session: AsyncSession, ticket_ids: Sequence[int], language: str | None
+    ) -> dict[int, str | None]:
+        """Each ticket's latest public event, as the customer reads it (tickets without one are left out)."""
+        if not ticket_ids:
+            return {}
+        latest = (
+            select(func.max(TicketEvent.id))
+            .where(TicketEvent.ticket_id.in_(list(ticket_ids)), TicketEvent.public.is_(True))
+            .group_by(TicketEvent.ticket_id)
         )
-        event = (await session.execute(stmt)).scalar_one_or_none()
-        return None if event is None else self.action_text(event, language)
+        events = (await session.execute(select(TicketEvent).where(TicketEvent.id.in_(latest)))).scalars()
+        return {event.ticket_id: self.action_text(event, language) for event in events}
 
     def action_text(self, event: TicketEvent, language: str | None) -> str | None:
         data = event.data or {}

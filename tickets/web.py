@@ -218,7 +218,7 @@ async def incidents_list(request: web.Request) -> web.Response:
     query = read_query(request, IncidentQuery)
     async with request.config_dict[SESSIONS]() as session:
         rows = await _desk(request).incidents.list_incidents(session, query.status)
-        items = [IncidentOut(**incident_fields(i, await team_key(session, i.team_id), n)) for i, n in rows]
+        items = [IncidentOut(**incident_fields(incident, team, n)) for incident, n, team in rows]
     return json_response(IncidentList(items=items))
 
 
