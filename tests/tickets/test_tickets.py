@@ -8,12 +8,14 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import SessionFactory, transaction
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Author, Channel, Conversation, Customer
+from tests.support.databases import count_statements
 from tests.support.people import add_conversation, msk, outbound, person, uow
-from tickets.desk import TicketDesk
+from tickets.desk import TicketDesk, TicketView
 from tickets.models import Actor, Ticket, TicketEvent, TicketStatus
 from tickets.numbers import format_number, parse_number, require_number
 
@@ -313,3 +315,41 @@ async def test_unknown_plan_falls_back_to_the_default(sessions: SessionFactory, 
     assert ticket.plan == "standard"
     async with transaction(sessions) as session:
         assert (await session.get_one(Customer, who.customer.id)).plan == "gold"
+
+
+async def test_the_customers_ticket_list_does_not_query_per_ticket(
+    sessions: SessionFactory, engine: AsyncEngine, desk: TicketDesk, operator_id: int
+) -> None:
+    who = await person(sessions)
+
+    async def open_tickets(count: int) -> None:
+        for i in range(count):
+            async with uow(sessions) as work:
+                ticket, _ = await desk.tickets.open(
+                    work, who.customer, who.conversation, description=f"Роутер номер {i} не включается"
+                )
+                await desk.tickets.reply(work, ticket, f"Ответ {i}", operator_id=operator_id, now=ticket.created_at)
+
+    async def listed() -> tuple[int, list[TicketView]]:
+        async with transaction(sessions) as session:
+            with count_statements(engine) as statements:
+                views = await desk.customer_tickets(session, who.customer.id)
+        return len(statements), views
+
+    await open_tickets(1)
+    one, views = await listed()
+    assert [v.last_action for v in views] == ["Ответ оператора: Ответ 0"]
+    await open_tickets(6)
+    restoration = msk(2030, 1, 10, 12, 0)
+    async with uow(sessions) as work:
+        incident, _linked = await desk.incidents.create(
+            work, title="Авария на магистрали", restoration_eta=restoration, operator_id=operator_id
+        )
+        newest = await desk.tickets.get(work.session, views[0].id + 6, lock=True)
+        await desk.incidents.link(work, newest, incident, operator_id=operator_id, now=newest.created_at, notify=False)
+    many, views = await listed()
+    assert len(views) == 7
+    assert [v.last_action for v in views[1:3]] == ["Ответ оператора: Ответ 4", "Ответ оператора: Ответ 3"]
+    assert views[0].eta_text == desk.notifier.customer_eta(restoration, who.customer), "the incident's ETA"
+    assert views[1].eta_text == desk.notifier.customer_eta(views[1].resolution_due, who.customer)
+    assert many == one <= 2, f"{one} queries for one ticket, {many} for seven"

@@ -13,13 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
 from bot.demo import load_demo
+from bot.keys import DELIVERY
 from core.db import session_factory
+from core.events import InProcessBus
 from core.models import utcnow
 from core.settings import Settings
-from core.web.keys import SESSIONS
+from core.web.keys import BUS, DB_ENGINE, SESSIONS
+from kb.keys import KNOWLEDGE_BASE
+from tests.support.databases import count_statements
 from tests.support.people import outbound, person, uow
 from tests.support.staff import sign_in
-from tickets.keys import TICKET_DESK
+from tickets.keys import BREACH_WATCH, TICKET_DESK
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
@@ -162,3 +166,40 @@ async def test_incidents_through_the_api(client: TestClient[Any, Any]) -> None:
     assert (await unlinked.json())["incident"] is None
     assert (await client.delete(f"/api/incidents/{spare['id']}", headers=headers)).status == 204
     assert (await client.get(f"/api/incidents/{spare['id']}")).status == 404
+
+
+async def test_operators_lists_do_not_query_per_row(client: TestClient[Any, Any]) -> None:
+    """The ticket list and the incident list read a fixed number of statements, however many rows they show."""
+    await seed(client)
+    csrf = await sign_in(client, "operator")
+    headers = {"X-CSRF-Token": csrf}
+    app = client.app
+    # Only the request may talk to the database while statements are counted: the knowledge base has
+    # loaded, the breach watch and the delivery worker are stopped, and event handlers have finished.
+    await app[KNOWLEDGE_BASE].ready.wait()
+    await app[BREACH_WATCH].stop()
+    await app[DELIVERY].stop()
+
+    async def statements(path: str) -> tuple[int, list[Any]]:
+        bus = app[BUS]
+        assert isinstance(bus, InProcessBus)
+        await bus.drain()
+        with count_statements(app[DB_ENGINE]) as seen:
+            response = await client.get(path)
+        assert response.status == 200, await response.text()
+        return len(seen), (await response.json())["items"]
+
+    await client.post("/api/incidents", json={"title": "Гроза", "team": "first-line"}, headers=headers)
+    one_incident, items = await statements("/api/incidents")
+    assert [i["team"] for i in items] == ["first-line"]
+    for title, team in (("Авария", "second-line"), ("Биллинг", "billing"), ("Без команды", None)):
+        await client.post("/api/incidents", json={"title": title, "team": team}, headers=headers)
+    four_incidents, items = await statements("/api/incidents")
+    assert [i["team"] for i in items] == [None, "billing", "second-line", "first-line"]
+    assert four_incidents == one_incident
+
+    one_ticket, items = await statements("/api/tickets?per_page=1")
+    three_tickets, items = await statements("/api/tickets")
+    assert len(items) == 3
+    assert {i["customer_name"] for i in items} == {"Анна Петрова", "Борис"}
+    assert three_tickets == one_ticket
