@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._embcache import CachedEmbedder  # noqa: E402
 from bench._sets import DEFAULT_PATHS, REPO, Query, RetrievalSet, banking77, demo, xquad  # noqa: E402
+from bench._stats import percentiles  # noqa: E402
 from kb.search.calibration import calibrate  # noqa: E402
 from kb.search.fusion import DEFAULT_WEIGHTS, base_name, fit_weights, weight_vector  # noqa: E402
 from kb.search.index import Band, Document, Scored, SearchIndex, Thresholds  # noqa: E402
@@ -244,10 +245,7 @@ def latency(paths: dict[str, Path], spec: str, threads: int, th: Thresholds | No
         index.search(q, "ru")
         times.append((time.perf_counter() - t) * 1000)
     return {
-        "latency_ms": {
-            "p50": round(float(np.percentile(times, 50)), 2),
-            "p95": round(float(np.percentile(times, 95)), 2),
-        },
+        "latency_ms": percentiles(times),
         "index_build_s": round(build, 2),
         "index_articles": len(index),
         "rss_mb": rss_mb(),
@@ -311,13 +309,12 @@ def scale(emb: Any, n_articles: int, queries: list[str]) -> dict[str, Any]:
     return {
         "articles": len(index),
         "passages": int(sum(len(v) for v in vecs)),
-        "query_p50_ms": round(float(np.percentile(times, 50)), 2),
-        "query_p95_ms": round(float(np.percentile(times, 95)), 2),
+        "query_ms": percentiles(times),
         "build_s": round(build, 2),
         "rss_mb": after,
         "index_mb": round(after - before, 1),
-        "upsert_one_ms": round(float(np.median([e[0] for e in edit])), 2),
-        "first_query_after_edit_ms": round(float(np.median([e[1] for e in edit])), 2),
+        "upsert_one_ms": percentiles([e[0] for e in edit], (50,))["p50"],
+        "first_query_after_edit_ms": percentiles([e[1] for e in edit], (50,))["p50"],
         "bm25_full_rebuild_s": round(compact, 2),
     }
 

@@ -19,7 +19,8 @@ oos_precision (null without out-of-scope rows), macro_f1 over the classes (out_o
 train_s (first training from nothing: embedding included), retrain_s (after adding one example: cached
 embeddings, warm start), parse_ms p50/p95 (one text at a time, embedding included), rss_mb (this process).
 ``*_cpu_s``/``parse_cpu_ms`` are CPU times: on a shared machine they show the cost better than wall time.
-The out-of-scope threshold is calibrated for the out-of-scope share of the report split (``oos_prior``).
+The out-of-scope threshold is calibrated for the product's expected out-of-scope share of traffic, the setting
+``FRONTLINE_NLU_OOS_PRIOR`` (``oos_prior`` in the output) — not for the share in the split reported on.
 
 The rasa engine (``--engines builtin,rasa``) trains a Rasa model on the set's training split (subsampled to
 ``--rasa-per-class`` examples per intent: DIET on 15k examples does not fit the time here), serves it on a
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import os
 import shutil
@@ -54,8 +54,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._stats import percentiles  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from nlu.classifier import NO_THRESHOLD, ClassifierConfig, IntentClassifier, calibrate_threshold  # noqa: E402
 from nlu.embedding import Embedder, load_embedder  # noqa: E402
+from nlu.engines import classifier_config  # noqa: E402
 from nlu.engines.builtin import BuiltinEngine, EmbeddingCache, ModelBundle, train_bundle  # noqa: E402
 from nlu.evaluation import cross_validate, intent_scores  # noqa: E402
 from nlu.parse import OUT_OF_SCOPE  # noqa: E402
@@ -211,19 +214,10 @@ def scores(expected: list[str], predicted: list[str]) -> dict[str, Any]:
     return result
 
 
-def percentiles(ms: list[float]) -> dict[str, float]:
-    return {"p50": round(float(np.percentile(ms, 50)), 2), "p95": round(float(np.percentile(ms, 95)), 2)}
-
-
 # ---------------------------------------------------------------- builtin
 
 
 def bench_builtin(split: Split, embedder: Embedder, config: ClassifierConfig) -> dict[str, Any]:
-    share = split.report[1].count(OUT_OF_SCOPE) / max(1, len(split.report[1]))
-    if share and config.oos_prior is None:
-        # Calibrate for the out-of-scope share of the traffic measured (CLINC: 1,000 of 5,500 in test),
-        # not for the calibration set's own share (3% in val), which would make the threshold far too timid.
-        config = dataclasses.replace(config, oos_prior=round(share, 4))
     cache = EmbeddingCache(embedder, None, memo=False)  # cold: the first training embeds everything
     t0 = time.perf_counter()
     c0 = time.process_time()
@@ -265,7 +259,6 @@ def bench_builtin(split: Split, embedder: Embedder, config: ClassifierConfig) ->
         retrain_s=round(retrain_s, 2),
         retrain_cpu_s=round(retrain_cpu_s, 2),
         threshold=round(clf.threshold, 4),
-        oos_prior=config.oos_prior,
         **_latency(engine.parse_sync, split.report[0]),
         **rss_mb(),
     )
@@ -366,7 +359,7 @@ def _rasa_parse(url: str, text: str) -> dict[str, Any]:
         return dict(json.loads(resp.read()))
 
 
-def bench_rasa(split: Split, per_class: int, max_eval: int, workdir: Path) -> dict[str, Any]:
+def bench_rasa(split: Split, per_class: int, max_eval: int, workdir: Path, oos_prior: float | None) -> dict[str, Any]:
     rng = np.random.default_rng(SEED)
     texts, labels = split.train
     idx: list[int] = []
@@ -428,12 +421,11 @@ def bench_rasa(split: Split, per_class: int, max_eval: int, workdir: Path) -> di
         threshold = NO_THRESHOLD
         if split.calib is not None and OUT_OF_SCOPE in split.calib[1]:
             gold_c, names_c, conf_c, _ = predict(split.calib)
-            share = split.report[1].count(OUT_OF_SCOPE) / max(1, len(split.report[1]))
             in_scope = [n if n != OUT_OF_SCOPE else "?" for n in names_c]
             explicit = np.asarray([n == OUT_OF_SCOPE for n in names_c])
             # Rasa's own out_of_scope intent counts as the lowest in-scope confidence.
             threshold = calibrate_threshold(
-                np.where(explicit, -1.0, conf_c), in_scope, gold_c, OUT_OF_SCOPE, 0.9, share or None, explicit=explicit
+                np.where(explicit, -1.0, conf_c), in_scope, gold_c, OUT_OF_SCOPE, 0.9, oos_prior, explicit=explicit
             ).threshold
         gold, names, conf, ms = predict(split.report)
         decided = [
@@ -481,7 +473,9 @@ def main(argv: list[str] | None = None) -> int:
         paths[name] = Path(path)
     names = [n.strip() for n in args.sets.split(",") if n.strip()]
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    config = ClassifierConfig()
+    # The product's own classifier settings, out-of-scope prior included (FRONTLINE_NLU_OOS_PRIOR): the figures
+    # are those of what ships, never tuned to the share of out-of-scope rows in the split they are reported on.
+    config = classifier_config(Settings())
     t = time.perf_counter()
     embedder = load_embedder(args.embedder, args.threads)
     log(f"embedder {embedder.name} loaded in {time.perf_counter() - t:.1f} s")
@@ -506,11 +500,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             workdir = Path(tempfile.mkdtemp(prefix=f"bench-rasa-{name}-"))
             try:
-                out[name]["rasa"] = bench_rasa(split, args.rasa_per_class, args.rasa_max_eval, workdir)
+                out[name]["rasa"] = bench_rasa(
+                    split, args.rasa_per_class, args.rasa_max_eval, workdir, config.oos_prior
+                )
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
             log(f"  rasa: {json.dumps(out[name]['rasa'])}")
     out["embedder"] = embedder.name
+    out["oos_prior"] = config.oos_prior
     out["config"] = repr(config)
     print(json.dumps(out, ensure_ascii=False))
     return 0

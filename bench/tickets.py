@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -34,8 +33,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
-from sqlalchemy import text
 
+from bench._stats import percentiles
 from core.db import SessionFactory, create_engine, execute_autocommit, session_factory, transaction
 from core.events import InProcessBus
 from core.migrate import upgrade
@@ -46,7 +45,7 @@ from core.uow import UnitOfWork
 from nlu.embedding import shared_embedder
 from sla.calendar import due_with_pauses
 from sla.policy import Priority, SlaPolicy
-from tickets.breach import BreachWatch
+from tickets.breach import BreachWatch, claim_due
 from tickets.desk import TicketDesk
 from tickets.models import TicketStatus
 from tickets.queries import TicketFilter, list_tickets
@@ -67,11 +66,6 @@ TEXTS = [
     "Не могу войти в личный кабинет, пишет неверный пароль",
 ]
 SUBJECT_WORDS = ["роутер", "интернет", "тариф", "счёт", "приставка", "пароль", "wi-fi", "скорость", "оплата", "кабель"]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def ms(value: float) -> float:
@@ -171,9 +165,7 @@ async def creation(url: str, desk: TicketDesk, count: int, concurrency: int) -> 
             "tickets": len(latencies),
             "concurrency": concurrency,
             "per_second": round(len(latencies) / wall, 1),
-            "p50_ms": ms(statistics.median(latencies)),
-            "p95_ms": ms(pct(latencies, 95)),
-            "max_ms": ms(max(latencies)),
+            "ms": percentiles(latencies, (50, 95, 100), scale=1000),
             "linked_to_incident": linked,
         }
     finally:
@@ -354,8 +346,8 @@ async def scale(url: str, rows: int, desk: TicketDesk) -> dict[str, Any]:
     engine = create_engine(url)
     factory = session_factory(engine)
     try:
-        out["breach_scan"] = await claim_timings(factory, now)
-        watch = BreachWatch(factory, InProcessBus(), desk.tickets, batch=200)
+        watch = BreachWatch(factory, InProcessBus(), desk.tickets)
+        out["breach_scan"] = await claim_timings(factory, now, watch.batch)
         began = time.perf_counter()
         result = await watch.run_once(now)
         out["watch_pass"] = {
@@ -376,26 +368,26 @@ async def scale(url: str, rows: int, desk: TicketDesk) -> dict[str, Any]:
     return out
 
 
-async def claim_timings(factory: SessionFactory, now: datetime, runs: int = 30) -> dict[str, Any]:
-    """The watch's claim: due tickets in order, 200 at a time, FOR UPDATE SKIP LOCKED (rolled back here)."""
-    claim = text(
-        "SELECT * FROM tickets WHERE next_escalation_at IS NOT NULL AND next_escalation_at <= :now "
-        "ORDER BY next_escalation_at LIMIT 200 FOR UPDATE SKIP LOCKED"
-    )
+async def claim_timings(factory: SessionFactory, now: datetime, batch: int, runs: int = 30) -> dict[str, Any]:
+    """The watch's own claim (``tickets.breach.claim_due``): one batch of due tickets, locked (rolled back here)."""
+    claim = claim_due(factory, batch, now)
     times: list[float] = []
     async with factory() as session:
-        plan = "\n".join(r[0] for r in await session.execute(text("EXPLAIN " + str(claim)), {"now": now}))
+        compiled = claim.compile(dialect=session.get_bind().dialect)
+        params = [compiled.params[name] for name in compiled.positiontup or ()]
+        raw = await (await session.connection()).get_raw_connection()
+        plan = "\n".join(r[0] for r in await raw.driver_connection.fetch("EXPLAIN " + str(compiled), *params))
         await session.rollback()
         for _ in range(runs):
             began = time.perf_counter()
             async with session.begin():
-                rows = (await session.execute(claim, {"now": now})).all()
+                rows = (await session.execute(claim)).all()
                 await session.rollback()
             times.append(time.perf_counter() - began)
     return {
+        "query": "tickets.breach.claim_due",
         "claimed_rows": len(rows),
-        "p50_ms": ms(statistics.median(times)),
-        "p95_ms": ms(pct(times, 95)),
+        "ms": percentiles(times, scale=1000),
         "uses_index": "ix_tickets_next_escalation_at" in plan,
     }
 
@@ -432,13 +424,12 @@ async def list_timings(
                 await list_tickets(session, flt)
                 times.append(time.perf_counter() - began)
             every.extend(times)
-            by_kind[name] = {"p50_ms": ms(statistics.median(times)), "p95_ms": ms(pct(times, 95))}
+            by_kind[name] = percentiles(times, scale=1000)
             await session.rollback()
     return {
         "queries": len(every),
         "page_size": 25,
-        "p50_ms": ms(statistics.median(every)),
-        "p95_ms": ms(pct(every, 95)),
+        "ms": percentiles(every, scale=1000),
         "by_query": by_kind,
     }
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select
 
+from bench._stats import percentiles
 from core.db import execute_autocommit
 from core.migrate import upgrade
 from core.models import Direction, Message
@@ -45,11 +46,6 @@ QUESTIONS = [
     "where can I find my contract number",
 ]
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else 0.0
 
 
 async def run_backend(url: str, chats: int, messages: int, var: Path) -> dict[str, Any]:
@@ -81,7 +77,7 @@ async def run_backend(url: str, chats: int, messages: int, var: Path) -> dict[st
                 latencies.append((reply.created_at - inbound[message_id].created_at).total_seconds() * 1000)
             total = chats * messages
             return {
-                "turn_ms": {"p50": pct(latencies, 0.5), "p95": pct(latencies, 0.95), "max": pct(latencies, 1.0)},
+                "turn_ms": percentiles(latencies, (50, 95, 100), digits=1) if latencies else None,
                 "msgs_per_s": round(total / elapsed, 1),
                 "messages": total,
                 "answered": len(latencies),

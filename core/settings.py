@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     nlu_engine: Literal["builtin", "rasa"] = Field(default="builtin", description="NLU engine")
     rasa_url: str = Field(default="http://127.0.0.1:5005", description="Rasa server for nlu_engine=rasa")
     rasa_timeout: float = Field(default=2.0, gt=0, description="Seconds before a Rasa call falls back")
+    nlu_oos_prior: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        description="Expected share of customer messages that no intent covers; the builtin engine's out-of-scope "
+        "threshold holds its precision target at this share (benches report with it too)",
+    )
     embedding_model: str = Field(
         default="use",
         description="Embedder: use | e5 | use+e5 | minilm | st:<model name or path>",

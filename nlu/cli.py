@@ -44,6 +44,7 @@ def _embedder(settings: Settings) -> Any:
 
 
 async def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from nlu.engines import classifier_config
     from nlu.engines.builtin import BuiltinEngine
 
     embedder = await asyncio.to_thread(_embedder, settings)
@@ -52,6 +53,7 @@ async def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         args.data or settings.data_dir / "nlu",
         settings.var_dir / "nlu",
         default_language=settings.default_language,
+        config=classifier_config(settings),
     )
     try:
         report = await engine.reload(force=args.force)
@@ -77,6 +79,7 @@ async def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_test(args: argparse.Namespace, settings: Settings) -> int:
+    from nlu.engines import classifier_config
     from nlu.engines.builtin import EmbeddingCache, safe_name
     from nlu.evaluation import cross_validate
     from nlu.training_data import load_training_data
@@ -85,7 +88,7 @@ async def cmd_test(args: argparse.Namespace, settings: Settings) -> int:
     embedder = await asyncio.to_thread(_embedder, settings)
     cache_path = settings.var_dir / "nlu" / f"embeddings-{safe_name(embedder.name)}.npz"
     cache = EmbeddingCache(embedder, cache_path)
-    report = await asyncio.to_thread(cross_validate, data, cache, args.folds)
+    report = await asyncio.to_thread(cross_validate, data, cache, args.folds, classifier_config(settings))
     cache.save(keep=[e.text for e in data.examples])
     if args.json:
         print_json(report.as_dict())

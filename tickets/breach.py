@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory, for_update
 from core.events import Event, EventBus
@@ -30,7 +31,7 @@ from tickets.history import changed_event, record
 from tickets.models import Actor, Ticket
 from tickets.service import TicketService
 
-__all__ = ["BreachWatch", "WatchPass"]
+__all__ = ["BreachWatch", "WatchPass", "claim_due"]
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_FAILURE = timedelta(minutes=5)
@@ -47,6 +48,19 @@ class WatchPass:
     failed: int = 0
     batches: int = 0
     changes: list[tuple[int, Change]] = field(default_factory=list)
+
+
+def claim_due(
+    target: AsyncSession | SessionFactory, limit: int, now: datetime, ticket_id: int | None = None
+) -> Select[Ticket]:
+    """The watch's claim: up to ``limit`` tickets whose next look is due at ``now``, soonest first, locked for the
+    transaction and skipped by other watchers (PostgreSQL); one indexed range scan (``ix_tickets_next_escalation_at``).
+    """
+    stmt = select(Ticket).where(Ticket.next_escalation_at.is_not(None), Ticket.next_escalation_at <= now)
+    if ticket_id is not None:
+        stmt = stmt.where(Ticket.id == ticket_id)
+    stmt = stmt.order_by(Ticket.next_escalation_at).limit(limit)
+    return for_update(stmt, target, skip_locked=True)
 
 
 class BreachWatch:
@@ -93,11 +107,7 @@ class BreachWatch:
                 return result
 
     def _claim(self, limit: int, now: datetime, ticket_id: int | None = None) -> Select[Ticket]:
-        stmt = select(Ticket).where(Ticket.next_escalation_at.is_not(None), Ticket.next_escalation_at <= now)
-        if ticket_id is not None:
-            stmt = stmt.where(Ticket.id == ticket_id)
-        stmt = stmt.order_by(Ticket.next_escalation_at).limit(limit)
-        return for_update(stmt, self._factory, skip_locked=True)
+        return claim_due(self._factory, limit, now, ticket_id)
 
     async def _batch(self, now: datetime, result: WatchPass) -> int:
         """Claim a batch and apply it in one transaction (one flush); if anything fails, go one by one."""

@@ -20,9 +20,10 @@ from nlu.parse import Parse
 
 if TYPE_CHECKING:
     from core.settings import Settings
+    from nlu.classifier import ClassifierConfig
     from nlu.embedding import Embedder
 
-__all__ = ["NluEngine", "create_nlu_engine", "nlu_engine_ctx"]
+__all__ = ["NluEngine", "classifier_config", "create_nlu_engine", "nlu_engine_ctx"]
 
 
 @runtime_checkable
@@ -32,6 +33,13 @@ class NluEngine(Protocol):
     async def parse(self, text: str, language: str | None = None) -> Parse: ...
 
     async def close(self) -> None: ...
+
+
+def classifier_config(settings: Settings) -> ClassifierConfig:
+    """The builtin engine's classifier as configured: the expected out-of-scope share of traffic is a setting."""
+    from nlu.classifier import ClassifierConfig
+
+    return ClassifierConfig(oos_prior=settings.nlu_oos_prior)
 
 
 async def create_nlu_engine(settings: Settings, embedder: Embedder, *, fallback_counter: Any = None) -> NluEngine:
@@ -48,6 +56,7 @@ async def create_nlu_engine(settings: Settings, embedder: Embedder, *, fallback_
         data_path=settings.data_dir / "nlu",
         cache_dir=settings.var_dir / "nlu",
         default_language=settings.default_language,
+        config=classifier_config(settings),
     )
     if settings.nlu_engine == "builtin":
         return builtin

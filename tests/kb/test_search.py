@@ -15,7 +15,7 @@ import yaml
 from core.settings import ROOT
 from kb.search.calibration import calibrate, choose_thresholds
 from kb.search.index import Band, Document, SearchIndex, Thresholds
-from nlu.embedding import Embedder, load_embedder
+from nlu.embedding import Embedder
 
 KB = ROOT / "data" / "kb"
 TUNE = ROOT / "data" / "eval" / "kb_demo_tune.yml"
@@ -50,11 +50,6 @@ def demo_questions(path: Path, docs: list[Document]) -> tuple[list[tuple[str, st
         else:
             in_scope.append((q["text"], q["language"], ids[(q["article"], q["language"])]))
     return in_scope, off_topic
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return load_embedder("use", threads=1)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from nlu.embedding import (
     ConcatEmbedder,
     E5Embedder,
     Embedder,
+    LockedEmbedder,
     SentenceTransformerEmbedder,
     UseEmbedder,
     load_embedder,
@@ -34,8 +35,9 @@ ODD_INPUTS = ["", "   ", "\n\t", "🙂🔥💳", "ok", "слово " * 5000, "x"
 
 
 @pytest.fixture(scope="module")
-def use() -> Embedder:
-    return load_embedder("use", THREADS)
+def use(embedder: LockedEmbedder) -> Embedder:
+    """The session's USE model itself, without its lock wrapper: USE is loaded once per test session."""
+    return embedder.inner
 
 
 @pytest.fixture(scope="module")
