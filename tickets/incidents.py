@@ -633,9 +633,6 @@ class IncidentDesk:
         await session.flush()
         uow.emit(Event(name=INCIDENT_CHANGED, data={"incident_id": incident_id, "kind": "deleted"}))
 
-    async def team_of(self, session: AsyncSession, incident: Incident) -> Team | None:
-        return await session.get(Team, incident.team_id) if incident.team_id else None
-
 
 def _by_customer(tickets: Sequence[Ticket]) -> dict[int, list[Ticket]]:
     grouped: dict[int, list[Ticket]] = defaultdict(list)

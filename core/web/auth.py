@@ -22,7 +22,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from pydantic import BaseModel
 
 from core.db import transaction
-from core.errors import Forbidden, Unauthorized
+from core.errors import Unauthorized
 from core.models import Operator
 from core.operators import authenticate
 from core.security import new_csrf_token, verify_token
@@ -227,14 +227,6 @@ async def home(request: web.Request) -> web.StreamResponse:
         language=operator.language,
         csrf_token=await csrf_token(request),
     )
-
-
-def require_operator(request: web.Request) -> Operator:
-    """For handlers: the signed-in operator (the middleware guarantees one on staff routes)."""
-    operator = request.get(OPERATOR_KEY)
-    if not isinstance(operator, Operator):
-        raise Forbidden("no operator in this request")
-    return operator
 
 
 class Me(BaseModel):
