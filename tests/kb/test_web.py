@@ -16,11 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
 from core.db import session_factory, transaction
+from core.events import InProcessBus
 from core.operators import add_operator
 from core.settings import Settings
+from core.uow import UnitOfWork
 from kb import gaps
+from kb.articles import import_articles
 from kb.importer import parse_files, to_csv, to_markdown
+from kb.keys import KNOWLEDGE_BASE
 from kb.schemas import ArticleContent
+from tests.support.kb import VectorMemo
 from tests.support.staff import csrf_headers
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
@@ -51,6 +56,13 @@ async def _json(response: Any, status: int) -> Any:
     return await response.json()
 
 
+def band_of(confidence: float, thresholds: dict[str, float]) -> str:
+    """The band a hit of this confidence falls in under these thresholds."""
+    if confidence >= thresholds["answer"]:
+        return "answer"
+    return "suggest" if confidence >= thresholds["suggest"] else "unknown"
+
+
 async def test_an_editor_writes_publishes_and_previews_an_article(client: TestClient[Any, Any]) -> None:
     csrf = await csrf_headers(client, "editor", LOGINS)
     created = await _json(await client.post("/api/kb/articles", json=ARTICLE, headers=csrf), 201)
@@ -68,11 +80,10 @@ async def test_an_editor_writes_publishes_and_previews_an_article(client: TestCl
     preview = await _json(await client.post("/api/kb/preview", json=question, headers=csrf), 200)
     top = preview["hits"][0]
     assert top["article_id"] == article_id
-    assert top["band"] == preview["band"]
-    assert preview["band"] in ("answer", "suggest", "unknown")  # how sure: calibrated on the demo data
     assert set(top) >= {"score", "confidence", "dense", "lexical", "title"}
-    assert set(preview["thresholds"]) == {"answer", "suggest"}
-    if preview["band"] == "answer":
+    assert top["band"] == preview["band"] == band_of(top["confidence"], preview["thresholds"])
+    assert (preview["answer_html"] is not None) == (preview["band"] == "answer")
+    if preview["answer_html"] is not None:
         assert "<script" not in preview["answer_html"]
 
     listed = await _json(await client.get("/api/kb/articles", params={"status": "published", "text": "ПУЛЬТ НЕ"}), 200)
@@ -181,3 +192,55 @@ async def test_gaps_are_listed_grouped_converted_and_dismissed(
     dismissed = await client.post("/api/kb/gaps/dismiss", json={"gap_ids": second["gap_ids"]}, headers=csrf)
     assert (await _json(dismissed, 200))["dismissed"] == 1
     assert (await _json(await client.get("/api/kb/gaps"), 200))["groups"] == []
+
+
+@pytest.fixture
+async def stocked_client(
+    settings: Settings,
+    engine: AsyncEngine,
+    aiohttp_client: ClientFactory,
+    sample_articles: list[ArticleContent],
+    vector_memo: VectorMemo,
+) -> TestClient[Any, Any]:
+    """The app over a knowledge base that already has a few published articles (with their vectors stored)."""
+    sessions = session_factory(engine)
+    async with UnitOfWork(sessions, InProcessBus()) as uow:
+        await import_articles(uow, sample_articles, None)
+    await vector_memo.store(sessions)
+    async with transaction(sessions) as session:
+        await add_operator(session, "editor", "editor-password", "editor")
+    return await aiohttp_client(create_app(settings))
+
+
+async def test_the_preview_answers_a_paraphrase_and_admits_an_unrelated_question(
+    stocked_client: TestClient[Any, Any],
+) -> None:
+    client = stocked_client
+    await client.app[KNOWLEDGE_BASE].ready.wait()
+    csrf = await csrf_headers(client, "editor", LOGINS)
+    article_id = (await _json(await client.post("/api/kb/articles", json=ARTICLE, headers=csrf), 201))["id"]
+    await _json(await client.post(f"/api/kb/articles/{article_id}/publish", json={"version": 1}, headers=csrf), 200)
+
+    question = {"question": "пульт от приставки перестал работать", "language": "ru"}
+    preview = await _json(await client.post("/api/kb/preview", json=question, headers=csrf), 200)
+    assert preview["hits"][0]["article_id"] == article_id
+    assert preview["band"] == "answer", preview
+    assert "<strong>OK</strong>" in preview["answer_html"]
+    assert "<script" not in preview["answer_html"]
+
+    off_topic = {"question": "какой рецепт у борща с пампушками", "language": "ru"}
+    unknown = await _json(await client.post("/api/kb/preview", json=off_topic, headers=csrf), 200)
+    assert unknown["band"] == "unknown", unknown
+    assert unknown["answer_html"] is None
+
+
+@pytest.mark.xfail(
+    strict=True, reason="defect in kb.search: with one article the fused score is 0 (nothing to compare)"
+)
+async def test_a_knowledge_base_of_one_article_answers_a_paraphrase_of_it(client: TestClient[Any, Any]) -> None:
+    csrf = await csrf_headers(client, "editor", LOGINS)
+    article_id = (await _json(await client.post("/api/kb/articles", json=ARTICLE, headers=csrf), 201))["id"]
+    await _json(await client.post(f"/api/kb/articles/{article_id}/publish", json={"version": 1}, headers=csrf), 200)
+    question = {"question": "пульт от приставки перестал работать", "language": "ru"}
+    preview = await _json(await client.post("/api/kb/preview", json=question, headers=csrf), 200)
+    assert preview["band"] == "answer", preview
