@@ -19,7 +19,7 @@ from core.db import create_engine
 from core.models import Conversation, ConversationStatus, Direction, Message
 from core.web.keys import SESSIONS
 from handoff.models import Csat
-from standin.botapi import BotApiStandIn
+from standin.botapi import TELEGRAM_MAX_TEXT, BotApiStandIn
 from standin.stack import Stack, stack_settings, start_stack
 from tests.support.databases import BACKENDS, empty_tables
 from tests.support.staff import sign_in
@@ -224,7 +224,33 @@ async def test_stickers_files_and_long_texts_get_sensible_replies(stack: Stack) 
     replies = await stack.say(chat, "🙂🙂🙂")
     assert replies, "emoji only still gets an answer"
     long = await stack.say(chat, "интернет " * 700)  # 6,300 characters: more than one Telegram message
-    assert long
+    assert long, "a long message gets an answer"
+    assert all(0 < len(r) <= TELEGRAM_MAX_TEXT for r in long)
+
+
+async def test_a_reply_longer_than_a_telegram_message_arrives_whole_in_ordered_parts(stack: Stack) -> None:
+    chat = new_chat()
+    await stack.say(chat, "роутер не включается после грозы, индикаторы не горят совсем")
+    await stack.press(chat, "Срочно")
+    created = " ".join(await stack.press(chat, "Да, оформить"))
+    number = re.search(r"T-\d{6}", created).group(0)  # type: ignore[union-attr]
+    # Numbered lines, one unbroken 5,000-character word (no space to cut at) and Cyrillic throughout.
+    lines = [f"Шаг {i}: отключите роутер от сети, подождите минуту и включите снова." for i in range(1, 90)]
+    text = "\n".join([*lines[:45], "Я" * 5000, *lines[45:]])
+    assert len(text) > 2 * TELEGRAM_MAX_TEXT
+
+    csrf = await sign_in(stack.client, "operator")
+    before = len(stack.sent(chat))
+    reply = await stack.client.post(f"/api/tickets/{number}/reply", json={"text": text}, headers={"X-CSRF-Token": csrf})
+    assert reply.status == 201, await reply.text()
+    await stack.settle()
+    parts = stack.sent(chat)[before:]
+    assert len(parts) >= 3, [len(p) for p in parts]
+    assert all(0 < len(part) <= TELEGRAM_MAX_TEXT for part in parts), [len(p) for p in parts]
+    assert parts[0].startswith(f"Ответ по заявке {number}:")
+    # Parts are cut at a line end where there is one (whitespace at a cut is dropped), mid-word where there is not.
+    assert all(part.endswith(".") or part.endswith("Я" * 100) for part in parts[:-1]), [p[-20:] for p in parts]
+    assert "".join("".join(parts).split()) == "".join(f"Ответ по заявке {number}:\n{text}".split()), "all, in order"
 
 
 async def test_forged_and_stale_buttons_get_a_polite_answer(stack: Stack) -> None:
