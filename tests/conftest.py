@@ -22,6 +22,7 @@ from core.settings import ROOT, Settings
 from core.templates import Templates
 from nlu.embedding import Embedder, shared_embedder
 from tests.support.databases import BACKENDS, PG_ADMIN_URL, REDIS_URL, empty_tables, run_sync
+from tests.support.sla import write_desk_data
 from tickets.desk import TicketDesk
 
 # Tests that reach these fixtures need the server behind them: marked so that
@@ -112,9 +113,15 @@ def embedder() -> Embedder:
 TEAMS = (("first-line", "Первая линия"), ("second-line", "Вторая линия"), ("billing", "Биллинг"))
 
 
+@pytest.fixture(scope="session")
+def desk_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The desk's data files of the tests' own (see tests.support.sla), not the editable ones in data/."""
+    return write_desk_data(tmp_path_factory.mktemp("desk-data"))
+
+
 @pytest.fixture
-def desk(templates: Templates, embedder: Embedder) -> TicketDesk:
-    return TicketDesk.load(ROOT / "data", templates, lambda: embedder)
+def desk(desk_data: Path, templates: Templates, embedder: Embedder) -> TicketDesk:
+    return TicketDesk.load(desk_data, templates, lambda: embedder)
 
 
 @pytest.fixture

@@ -1,8 +1,12 @@
-"""SLA plans, targets, the priority matrix and refusal of bad configuration files."""
+"""SLA plans, targets, the priority matrix and refusal of bad configuration files.
+
+The arithmetic and the loader are tested on the tests' own files (:mod:`tests.support.sla`); the shipped,
+editable files in data/sla are checked against the rules any policy must keep.
+"""
 
 from __future__ import annotations
 
-import shutil
+import itertools
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.datafiles import DataFileError
+from core.settings import ROOT
 from sla.calendar import Pause
 from sla.policy import (
     Impact,
@@ -19,21 +24,22 @@ from sla.policy import (
     Urgency,
     parse_minutes,
 )
+from tests.support.sla import write_policy
 
-DATA = Path(__file__).resolve().parents[2] / "data"
+DATA = ROOT / "data"
 MSK = ZoneInfo("Europe/Moscow")
 
 
 @pytest.fixture(scope="module")
-def config() -> SlaPolicy:
-    return SlaPolicy.load(DATA)
+def config(tmp_path_factory: pytest.TempPathFactory) -> SlaPolicy:
+    return SlaPolicy.load(write_policy(tmp_path_factory.mktemp("policy")))
 
 
 def msk(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=MSK)
 
 
-def test_default_plans(config: SlaPolicy) -> None:
+def test_the_loader_reads_what_the_files_say(config: SlaPolicy) -> None:
     assert config.default_plan == "standard"
     standard, premium = config.plan("standard"), config.plan("premium")
     assert standard.names == {"ru": "Стандарт", "en": "Standard"}
@@ -124,8 +130,7 @@ def test_parse_minutes_refuses(value: object) -> None:
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    shutil.copytree(DATA / "sla", tmp_path / "sla")
-    return tmp_path
+    return write_policy(tmp_path)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -264,3 +269,38 @@ def test_explicit_next_response_overrides_the_default(data_dir: Path) -> None:
     )
     targets = SlaPolicy.load(data_dir).targets("standard", "P1")
     assert (targets.first_response, targets.next_response, targets.resolution) == (60, 120, 480)
+
+
+# --- the shipped files ------------------------------------------------------------------------------
+
+
+def test_the_shipped_policy_keeps_the_rules() -> None:
+    """Whatever an editor sets: every plan promises something for every priority, more urgent never slower."""
+    policy = SlaPolicy.load(DATA)
+    assert policy.default_plan in policy.plans
+    order = [Priority.P1, Priority.P2, Priority.P3, Priority.P4]
+    for name, plan in policy.plans.items():
+        assert set(plan.names) >= {"ru", "en"}, name
+        targets = [policy.targets(name, priority) for priority in order]
+        for target in targets:
+            assert 0 < target.first_response <= target.resolution, name
+            assert 0 < target.next_response <= target.resolution, name
+        for faster, slower in itertools.pairwise(targets):
+            assert faster.first_response <= slower.first_response, name
+            assert faster.resolution <= slower.resolution, name
+        policy.calendar_for(name)  # the plan's calendar exists
+
+
+def test_the_shipped_matrix_is_total_and_monotone() -> None:
+    """Every urgency × impact has a priority, and more urgency or more impact never lowers it."""
+    policy = SlaPolicy.load(DATA)
+    rank = {p: i for i, p in enumerate([Priority.P1, Priority.P2, Priority.P3, Priority.P4])}
+    urgencies = [Urgency.LOW, Urgency.MEDIUM, Urgency.HIGH]
+    impacts = [Impact.ONE, Impact.SEVERAL, Impact.MANY]
+    for u, urgency in enumerate(urgencies):
+        for i, impact in enumerate(impacts):
+            priority = rank[Priority(policy.priority_for(urgency, impact))]
+            if u + 1 < len(urgencies):
+                assert rank[Priority(policy.priority_for(urgencies[u + 1], impact))] <= priority
+            if i + 1 < len(impacts):
+                assert rank[Priority(policy.priority_for(urgency, impacts[i + 1]))] <= priority

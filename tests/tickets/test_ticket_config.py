@@ -1,38 +1,77 @@
-"""Escalation policy and ticket settings: defaults as shipped, bad files refused with file and key; templates."""
+"""Escalation policy and ticket settings: the loaders' laws, bad files refused with file and key; templates."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from bot.demo import DEMO_TEAMS
 from core.datafiles import DataFileError
 from core.settings import ROOT
 from core.templates import Templates
 from sla.escalation import EscalationPolicy, raise_priority
 from sla.policy import Priority, SlaPolicy
+from tests.support.sla import write_desk_data
 from tickets.config import DeskConfig
 
 DATA = ROOT / "data"
 
 
-def test_shipped_policy_and_settings() -> None:
-    policy = EscalationPolicy.load(DATA)
-    assert policy.at_risk_percent == 80
+def test_the_loaders_read_what_the_files_say(tmp_path: Path) -> None:
+    (tmp_path / "sla").mkdir()
+    (tmp_path / "sla" / "escalation.yml").write_text(
+        "at_risk_percent: 65\n"
+        "levels:\n  - {after: 0m, raise_priority: 2}\n  - {after: 1h30m, team: night-shift}\n"
+        "watch: {interval_seconds: 5, batch: 50}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "tickets.yml").write_text(
+        "routing: {default_team: desk, categories: {tv: video}}\n"
+        "incidents: {auto_link: 0.9, suggest: 0.4, match_window: 2h, forming: {similar: 0.8, count: 5, window: 1h}}\n",
+        encoding="utf-8",
+    )
+    policy = EscalationPolicy.load(tmp_path)
+    assert policy.at_risk_percent == 65
     assert [(level.after, level.raise_priority, level.team) for level in policy.levels] == [
-        (0, 1, None),
-        (120, 0, "second-line"),
+        (0, 2, None),
+        (90, 0, "night-shift"),
     ]
-    assert policy.at_risk_minutes(240) == 192
-    assert policy.at_risk_minutes(15) == 12
+    assert (policy.watch.interval_seconds, policy.watch.batch) == (5, 50)
+    config = DeskConfig.load(tmp_path)
+    assert (config.routing.team_for("tv"), config.routing.team_for("billing"), config.routing.team_for(None)) == (
+        "video",
+        "desk",
+        "desk",
+    )
+    incidents = config.incidents
+    assert (incidents.auto_link, incidents.suggest, incidents.match_window) == (0.9, 0.4, 120)
+    assert (incidents.forming.similar, incidents.forming.count, incidents.forming.window) == (0.8, 5, 60)
+
+
+@given(st.integers(1, 100), st.integers(1, 100_000))
+def test_at_risk_comes_before_the_due_time(percent: int, target: int) -> None:
+    if percent == 100:
+        with pytest.raises(ValidationError):
+            EscalationPolicy(at_risk_percent=percent)
+        return
+    at_risk = EscalationPolicy(at_risk_percent=percent).at_risk_minutes(target)
+    assert 1 <= at_risk <= target
+    assert at_risk < target or target == 1, "at risk strictly before the breach whenever there is room"
+    assert at_risk >= target * percent / 100 or at_risk == target - 1
+
+
+def test_the_shipped_files_name_only_teams_that_exist() -> None:
+    """Tickets routed or escalated to a team nobody created would wait unseen: every key names a demo team."""
+    teams = {key for key, _name in DEMO_TEAMS}
     config = DeskConfig.load(DATA)
-    assert config.routing.team_for("payments") == "billing"
-    assert config.routing.team_for("connection") == "first-line"
-    assert config.routing.team_for(None) == "first-line"
-    assert (config.incidents.auto_link, config.incidents.suggest) == (0.70, 0.55)
-    assert (config.incidents.forming.count, config.incidents.forming.window) == (3, 30)
+    named = {config.routing.default_team, *config.routing.categories.values()}
+    named |= {level.team for level in EscalationPolicy.load(DATA).levels}
+    assert named - {None} <= teams
 
 
 def test_raise_priority_stops_at_p1() -> None:
@@ -41,9 +80,7 @@ def test_raise_priority_stops_at_p1() -> None:
 
 
 def copy(tmp_path: Path) -> Path:
-    shutil.copytree(DATA / "sla", tmp_path / "sla")
-    shutil.copy(DATA / "tickets.yml", tmp_path / "tickets.yml")
-    return tmp_path
+    return write_desk_data(tmp_path)
 
 
 def rewrite(path: Path, change: dict[str, object]) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 
 from core.db import SessionFactory, transaction
-from core.settings import ROOT
 from core.templates import Templates
 from kb import gaps
 from nlu.embedding import Embedder
@@ -41,10 +41,10 @@ class Refusing:
 
 
 async def test_tickets_incidents_and_gaps_embed_off_the_loop_one_call_at_a_time(
-    sessions: SessionFactory, templates: Templates, embedder: Embedder, teams: dict[str, int]
+    sessions: SessionFactory, desk_data: Path, templates: Templates, embedder: Embedder, teams: dict[str, int]
 ) -> None:
     probe = Probe(embedder, hold=0.005)
-    desk = TicketDesk.load(ROOT / "data", templates, lambda: probe)
+    desk = TicketDesk.load(desk_data, templates, lambda: probe)
     people = [await person(sessions, f"Клиент {i}") for i in range(len(PROBLEMS))]
     async with transaction(sessions) as session:
         for text in PROBLEMS:
@@ -68,11 +68,11 @@ async def test_tickets_incidents_and_gaps_embed_off_the_loop_one_call_at_a_time(
 
 
 async def test_a_ticket_opens_with_its_text_embedded_before_the_unit_of_work(
-    sessions: SessionFactory, templates: Templates, embedder: Embedder
+    sessions: SessionFactory, desk_data: Path, templates: Templates, embedder: Embedder
 ) -> None:
-    before = TicketDesk.load(ROOT / "data", templates, lambda: embedder)
+    before = TicketDesk.load(desk_data, templates, lambda: embedder)
     embedded = await before.embed_ticket(PROBLEMS[0])
-    during = TicketDesk.load(ROOT / "data", templates, lambda: Refusing(embedder))
+    during = TicketDesk.load(desk_data, templates, lambda: Refusing(embedder))
     anna = await person(sessions)
     async with uow(sessions) as work:
         opened = await during.open_ticket(
