@@ -24,7 +24,7 @@ from sla.escalation import EscalationPolicy
 from sla.policy import Priority, SlaPolicy
 from tickets.clock import SlaClock
 from tickets.config import DeskConfig
-from tickets.incidents import IncidentDesk
+from tickets.incidents import IncidentService
 from tickets.models import Incident, IncidentStatus, LinkState, Ticket, TicketEvent, TicketIncident, TicketStatus
 from tickets.notify import Notifier
 from tickets.service import EmbedderSource, TicketService, TicketText, promised_due, ticket_text
@@ -68,7 +68,7 @@ class TicketOpened:
 
 
 class TicketDesk:
-    def __init__(self, tickets: TicketService, incidents: IncidentDesk) -> None:
+    def __init__(self, tickets: TicketService, incidents: IncidentService) -> None:
         self.tickets = tickets
         self.incidents = incidents
         self.notifier = tickets.notifier
@@ -81,7 +81,7 @@ class TicketDesk:
         sla = SlaPolicy.load(data_dir)
         clock = SlaClock(sla, EscalationPolicy.load(data_dir))
         tickets = TicketService(sla, clock, DeskConfig.load(data_dir), Notifier(templates, default_timezone), embedder)
-        return cls(tickets, IncidentDesk(tickets))
+        return cls(tickets, IncidentService(tickets))
 
     @classmethod
     def from_settings(

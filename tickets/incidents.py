@@ -49,7 +49,7 @@ from tickets.notify import latest_conversation
 from tickets.service import TicketService, TicketText
 from tickets.status import OPEN_STATUSES
 
-__all__ = ["IncidentDesk", "Match"]
+__all__ = ["IncidentService", "Match"]
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,9 @@ def incident_text(incident: Incident) -> str:
     return "\n".join(part for part in (incident.title, incident.service, incident.description) if part)
 
 
-class IncidentDesk:
+class IncidentService:
+    """Incident operations (match, link, create, update, resolve, delete); the ticket desk carries one."""
+
     def __init__(self, tickets: TicketService) -> None:
         self.tickets = tickets
 
