@@ -237,10 +237,12 @@ class TicketService:
         subject = _clean(subject or "", "subject", required=False)[:200] or subject_from(description)
         category = (category or "").strip()[:64] or None
         plan = customer.plan if customer.plan in self.sla.plans else self.sla.default_plan
+        if embedded is None:
+            # Before this method's first statement: in a unit of work that has not touched the database yet, no
+            # lock is held while the model runs (SQLite takes its write lock at the first statement).
+            embedded = await self.embed(_matching_text(subject, description))
         team_id = await self.routed_team_id(session, category, now)
         priority = self.sla.priority_for(urgency_value, impact_value)
-        if embedded is None:
-            embedded = await self.embed(_matching_text(subject, description))
         ticket = Ticket(
             customer_id=customer.id,
             subject=subject,
