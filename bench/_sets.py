@@ -54,6 +54,7 @@ class Query:
     text: str
     language: str
     key: str | None  # expected article key; None = off-topic
+    kind: str = ""  # how it is written (slang, typo, translit, ...) or which off-topic kind; "" when not given
 
 
 @dataclass(slots=True)
@@ -220,7 +221,9 @@ def demo_docs(folder: Path) -> list[Document]:
 
 def demo_queries(path: Path) -> list[Query]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [Query(str(q["text"]), str(q["language"]), q.get("article")) for q in data["questions"]]
+    return [
+        Query(str(q["text"]), str(q["language"]), q.get("article"), str(q.get("kind") or "")) for q in data["questions"]
+    ]
 
 
 def demo(lang: str | None, kb: Path, tune: Path, test: Path) -> RetrievalSet:

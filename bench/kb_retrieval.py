@@ -30,6 +30,7 @@ import gc  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -69,6 +70,11 @@ def rss_mb() -> float:
     return 0.0
 
 
+def percentiles(ms: list[float]) -> dict[str, float]:
+    """p50 and p95 of timings in milliseconds (the one percentile rule of this bench)."""
+    return {"p50": round(float(np.percentile(ms, 50)), 2), "p95": round(float(np.percentile(ms, 95)), 2)}
+
+
 def load_set(name: str, paths: dict[str, Path]) -> RetrievalSet:
     if name.startswith("banking77-"):
         q, _, a = name.removeprefix("banking77-").partition("-")
@@ -104,6 +110,7 @@ class Prepared:
         self.by_id = {d.article_id: d for d in s.docs}
         self.tune = self._score(s.tune, emb)
         self.test = self._score(s.test, emb)
+        self.skipped = [q for q in s.test if SearchIndex.prepare_query(q.text) is None]
 
     def _score(self, queries: list[Query], emb: CachedEmbedder) -> list[tuple[Query, Scored]]:
         kept = [(q, SearchIndex.prepare_query(q.text)) for q in queries]
@@ -134,7 +141,7 @@ class Prepared:
         w = weight_vector({f: weights.get(f, 0.0) for f in self.index.features}, self.index.features)
         th = th or Thresholds(weights=weights)
         ranked, truth = [], []
-        bands: list[tuple[Query, Band, bool]] = []
+        outcomes: list[Outcome] = []
         for q, sc in self.test:
             sc2 = Scored(sc.slots, sc.raw, sc.z, sc.z @ w)
             hits = self.index.rank_with(sc2, q.language, 10, th)
@@ -142,29 +149,72 @@ class Prepared:
             if q.key is not None:
                 ranked.append(keys)
                 truth.append(q.key)
-            bands.append((q, hits[0].band if hits else Band.UNKNOWN, bool(keys) and keys[0] == q.key))
+            outcomes.append(bot_outcome(q, hits, keys))
+        # queries without letters never reach the index: the bot says it does not know
+        outcomes += [Outcome(q, "unknown", [], []) for q in self.skipped]
         out: dict[str, Any] = metrics(ranked, truth)
-        out["_bands"] = bands
+        out["_outcomes"] = outcomes
         return out
 
 
-def bands_report(bands: list[tuple[Query, Band, bool]]) -> dict[str, dict[str, float]]:
-    off = np.array([q.key is None for q, _, _ in bands])
-    unk = np.array([b is Band.UNKNOWN for _, b, _ in bands])
-    ans = np.array([b is Band.ANSWER for _, b, _ in bands])
-    ok = np.array([c for _, _, c in bands])
-    return {
-        "unknown": {
-            "precision": round(float(off[unk].mean()) if unk.any() else 1.0, 4),
-            "recall": round(float(unk[off].mean()) if off.any() else 1.0, 4),
-            "n_off_topic": int(off.sum()),
-        },
-        "answer": {
-            "precision": round(float(ok[ans].mean()) if ans.any() else 1.0, 4),
-            "share_of_in_scope": round(float(ans[~off].mean()) if (~off).any() else 0.0, 4),
-        },
-        "suggest_or_answer_recall@1_in_scope": {"value": round(float((~unk & ok)[~off].mean()), 4)},
-    }
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the bot would do with one question: its band and the article keys it shows (and the ranking)."""
+
+    query: Query
+    band: str  # answer | suggest | unknown
+    shown: list[str]  # answer: the one article; suggest: up to three titles; unknown: none
+    ranked: list[str]
+
+
+MAX_SUGGESTIONS = 3  # as the bot offers them (bot/engine/answer.py)
+
+
+def bot_outcome(q: Query, hits: list[Any], keys: list[str]) -> Outcome:
+    """The bot's reply to ``hits``: the top hit when it is in the answer band, else the suggest-band hits among
+    the first four (at most three), else unknown."""
+    if not hits:
+        return Outcome(q, "unknown", [], keys)
+    if hits[0].band is Band.ANSWER:
+        return Outcome(q, "answer", keys[:1], keys)
+    shown = [k for h, k in zip(hits[: MAX_SUGGESTIONS + 1], keys, strict=False) if h.band is Band.SUGGEST]
+    if shown:
+        return Outcome(q, "suggest", shown[:MAX_SUGGESTIONS], keys)
+    return Outcome(q, "unknown", [], keys)
+
+
+def _share(flags: list[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
+def outcome_report(outcomes: list[Outcome]) -> dict[str, Any]:
+    """The product figures of one group of questions (the issue's targets)."""
+    ins = [o for o in outcomes if o.query.key is not None]
+    off = [o for o in outcomes if o.query.key is None]
+    answered = [o for o in outcomes if o.band == "answer"]
+    out: dict[str, Any] = {"n_in_scope": len(ins), "n_off_topic": len(off)}
+    if ins:
+        out["recall@1"] = _share([o.ranked[:1] == [o.query.key] for o in ins])
+        out["recall@3"] = _share([o.query.key in o.ranked[:3] for o in ins])
+        out["bands_in_scope"] = {b: _share([o.band == b for o in ins]) for b in ("answer", "suggest", "unknown")}
+        out["answer_or_suggest_recall"] = _share([o.query.key in o.shown for o in ins])
+        out["in_scope_unknown_rate"] = _share([o.band == "unknown" for o in ins])
+    if answered:
+        out["answer_precision"] = _share([o.shown == [o.query.key] for o in answered])
+        out["answer_n"] = len(answered)
+    if off:
+        out["bands_off_topic"] = {b: _share([o.band == b for o in off]) for b in ("answer", "suggest", "unknown")}
+        out["off_topic_answered_rate"] = _share([o.band == "answer" for o in off])
+    return out
+
+
+def demo_report(outcomes: list[Outcome]) -> dict[str, Any]:
+    """Figures for all questions, then per kind (when the set gives the kind)."""
+    out = outcome_report(outcomes)
+    kinds = sorted({o.query.kind for o in outcomes if o.query.kind})
+    if kinds:
+        out["by_kind"] = {k: outcome_report([o for o in outcomes if o.query.kind == k]) for k in kinds}
+    return out
 
 
 def run_set(
@@ -212,10 +262,10 @@ def run_set(
         fitted["fused"] = dict(th.weights)
     for method, weights in fitted.items():
         ev = p.evaluate(weights, th if method == "fused" else None)
-        bands = ev.pop("_bands")
+        outcomes = ev.pop("_outcomes")
         result[method] = ev
         if method == "fused" and th is not None:
-            result.update(bands_report(bands))
+            result["product"] = demo_report(outcomes)
     result["info"] = {
         "articles": len(s.docs),
         "tune": len(s.tune),
@@ -244,10 +294,7 @@ def latency(paths: dict[str, Path], spec: str, threads: int, th: Thresholds | No
         index.search(q, "ru")
         times.append((time.perf_counter() - t) * 1000)
     return {
-        "latency_ms": {
-            "p50": round(float(np.percentile(times, 50)), 2),
-            "p95": round(float(np.percentile(times, 95)), 2),
-        },
+        "latency_ms": percentiles(times),
         "index_build_s": round(build, 2),
         "index_articles": len(index),
         "rss_mb": rss_mb(),
@@ -311,8 +358,7 @@ def scale(emb: Any, n_articles: int, queries: list[str]) -> dict[str, Any]:
     return {
         "articles": len(index),
         "passages": int(sum(len(v) for v in vecs)),
-        "query_p50_ms": round(float(np.percentile(times, 50)), 2),
-        "query_p95_ms": round(float(np.percentile(times, 95)), 2),
+        **{f"query_{k}_ms": v for k, v in percentiles(times).items()},
         "build_s": round(build, 2),
         "rss_mb": after,
         "index_mb": round(after - before, 1),
