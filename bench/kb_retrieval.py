@@ -14,7 +14,7 @@ band) at the thresholds calibrated on kb_demo_tune.yml. Then query latency throu
 
 Set paths (``--set NAME=PATH``): banking77-en (train.csv; test.csv beside it is used when present),
 banking77-ru (banking77_ru.json; its "test" split when present), xquad-en, xquad-ru (SQuAD JSON), demo-kb
-(folder of <slug>.<lang>.md), demo-tune, demo-test (YAML question lists).
+(folder of <slug>.<lang>.md), demo-tune (YAML question lists joined by commas), demo-test (one YAML list).
 Embeddings are cached per text under /tmp/frontline-kb-emb (FRONTLINE_KB_EMB_CACHE) except for timing.
 """
 
@@ -43,7 +43,7 @@ from bench._sets import DEFAULT_PATHS, REPO, Query, RetrievalSet, banking77, dem
 from kb.search.calibration import calibrate  # noqa: E402
 from kb.search.fusion import DEFAULT_WEIGHTS, base_name, fit_weights, weight_vector  # noqa: E402
 from kb.search.index import Band, Document, Scored, SearchIndex, Thresholds  # noqa: E402
-from kb.search.text import tokenize  # noqa: E402
+from kb.search.query import Lexicon  # noqa: E402
 from nlu.embedding import load_embedder  # noqa: E402
 
 ALL_SETS = (
@@ -103,20 +103,22 @@ def metrics(ranked: list[list[str]], truth: list[str]) -> dict[str, float]:
 class Prepared:
     """A set's index plus its queries embedded, tokenised and scored once (z-scores do not depend on weights)."""
 
-    def __init__(self, s: RetrievalSet, emb: CachedEmbedder, max_candidates: int = 256) -> None:
+    def __init__(
+        self, s: RetrievalSet, emb: CachedEmbedder, max_candidates: int = 256, lexicon: Lexicon | None = None
+    ) -> None:
         self.set = s
-        self.index = SearchIndex(emb, max_candidates=max_candidates)
+        self.index = SearchIndex(emb, max_candidates=max_candidates, lexicon=lexicon)
         self.index.upsert_many(s.docs)
         self.by_id = {d.article_id: d for d in s.docs}
         self.tune = self._score(s.tune, emb)
         self.test = self._score(s.test, emb)
-        self.skipped = [q for q in s.test if SearchIndex.prepare_query(q.text) is None]
+        self.skipped = [q for q in s.test if self.index.analyse(q.text) is None]
 
     def _score(self, queries: list[Query], emb: CachedEmbedder) -> list[tuple[Query, Scored]]:
-        kept = [(q, SearchIndex.prepare_query(q.text)) for q in queries]
-        kept2 = [(q, t) for q, t in kept if t is not None]
-        vecs = emb.embed_queries([t for _, t in kept2])
-        return [(q, self.index.score(v, tokenize(t))) for (q, t), v in zip(kept2, vecs, strict=True)]
+        kept = [(q, self.index.analyse(q.text)) for q in queries]
+        kept2 = [(q, a) for q, a in kept if a is not None]
+        vecs = emb.embed_queries([a.text for _, a in kept2])
+        return [(q, self.index.score_analysed(v, a)) for (q, a), v in zip(kept2, vecs, strict=True)]
 
     def key(self, article_id: int) -> str:
         d = self.by_id[article_id]
@@ -143,7 +145,7 @@ class Prepared:
         ranked, truth = [], []
         outcomes: list[Outcome] = []
         for q, sc in self.test:
-            sc2 = Scored(sc.slots, sc.raw, sc.z, sc.z @ w)
+            sc2 = Scored(sc.slots, sc.raw, sc.z, sc.z @ w, sc.foreign)
             hits = self.index.rank_with(sc2, q.language, 10, th)
             keys = [self.key(h.article_id) for h in hits]
             if q.key is not None:
@@ -231,7 +233,8 @@ def run_set(
         s.test = [s.test[i] for i in sorted(rng.permutation(len(s.test))[:300])]
         s.tune = [s.tune[i] for i in sorted(rng.permutation(len(s.tune))[:300])]
     t0 = time.perf_counter()
-    p = Prepared(s, emb, max_candidates)
+    # the demo knowledge base ships with its word lists (data/kb/variants.yml, off_topic.yml)
+    p = Prepared(s, emb, max_candidates, Lexicon.load(paths["demo-kb"]) if name.startswith("demo-") else None)
     log(
         f"[{name}] {len(s.docs)} articles, tune {len(s.tune)}, test {len(s.test)} ({s.eval_split})",
         f"{time.perf_counter() - t0:.1f}s",
@@ -283,7 +286,7 @@ def latency(paths: dict[str, Path], spec: str, threads: int, th: Thresholds | No
     emb = load_embedder(spec, threads=threads)
     s = demo(None, paths["demo-kb"], paths["demo-tune"], paths["demo-test"])
     t0 = time.perf_counter()
-    index = SearchIndex(emb, th)
+    index = SearchIndex(emb, th, lexicon=Lexicon.load(paths["demo-kb"]))
     index.upsert_many(s.docs)
     build = time.perf_counter() - t0
     queries = [q.text for q in s.test] * (1 if quick else 3)
@@ -418,7 +421,8 @@ def main() -> None:
 def demo_queries_all(paths: dict[str, Path]) -> list[Query]:
     from bench._sets import demo_queries
 
-    return demo_queries(paths["demo-test"]) + demo_queries(paths["demo-tune"])
+    tune = [q for part in str(paths["demo-tune"]).split(",") for q in demo_queries(Path(part))]
+    return demo_queries(paths["demo-test"]) + tune
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import numpy.typing as npt
 
 from kb.search.fusion import CONFIDENCE_FEATURES, confidence_features, fit_weights, weight_vector
 from kb.search.index import DEFAULT_ANSWER, DEFAULT_SUGGEST, SearchIndex, Thresholds
-from kb.search.text import tokenize
 
 __all__ = ["calibrate", "choose_thresholds"]
 
@@ -128,7 +127,7 @@ def calibrate(
     current = index.thresholds
     items: list[tuple[str, str, int | None]] = [(q, lang, aid) for q, lang, aid in in_scope]
     items += [(q, lang, None) for q, lang in off_topic]
-    prepared = [(index.prepare_query(q), lang, aid) for q, lang, aid in items]
+    prepared = [(index.analyse(q), lang, aid) for q, lang, aid in items]
     rows = [(t, lang, aid) for t, lang, aid in prepared if t is not None]
     if not rows or len(index) == 0:
         return current
@@ -138,9 +137,8 @@ def calibrate(
         doc = docs.get(aid) if aid is not None else None
         return (doc.key or f"#{doc.article_id}") if doc is not None else None
 
-    vecs = index.embedder.embed_queries([t for t, _, _ in rows])
-    tokens = [tokenize(t) for t, _, _ in rows]
-    scored = [index.score(v, toks) for v, toks in zip(vecs, tokens, strict=True)]
+    vecs = index.embedder.embed_queries([t.text for t, _, _ in rows])
+    scored = [index.score_analysed(v, t) for v, (t, _, _) in zip(vecs, rows, strict=True)]
 
     weights = dict(current.weights)
     if fit_fusion:
@@ -166,7 +164,7 @@ def calibrate(
         margin = top.score - hits[1].score if len(hits) > 1 else 1.0
         i = int(np.argmax(sc.scores))
         raw = dict(zip(index.features, sc.raw[i].tolist(), strict=True))
-        inputs = confidence_features(top.score, margin, raw)
+        inputs = confidence_features(top.score, margin, raw, index.foreign_terms(sc, int(sc.slots[i])))
         feats.append([inputs[name] for name in CONFIDENCE_FEATURES])
         correct.append(aid is not None and key(top.article_id) == key(aid))
         off.append(aid is None)

@@ -13,7 +13,15 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["MAX_QUERY_CHARS", "has_words", "markdown_to_text", "normalize", "split_chunks", "tokenize"]
+__all__ = [
+    "MAX_QUERY_CHARS",
+    "has_words",
+    "is_known_russian",
+    "markdown_to_text",
+    "normalize",
+    "split_chunks",
+    "tokenize",
+]
 
 MAX_QUERY_CHARS = 2000
 """Queries are cut to this many characters: longer texts are not questions, and the cut bounds the cost."""
@@ -92,6 +100,13 @@ def _tools() -> tuple[Any, Any, frozenset[str]]:
                 _stemmer = Stemmer.Stemmer("english")
                 _stop = frozenset(bm25s.stopwords.STOPWORDS_EN) | frozenset(bm25s.stopwords.STOPWORDS_RUSSIAN)
     return _morph, _stemmer, _stop
+
+
+@lru_cache(maxsize=200_000)
+def is_known_russian(word: str) -> bool:
+    """Whether a lower-case Cyrillic word is in pymorphy3's dictionary (any form of a known word)."""
+    morph, _, _ = _tools()
+    return bool(morph.word_is_known(word))
 
 
 @lru_cache(maxsize=200_000)
