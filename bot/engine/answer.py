@@ -73,6 +73,11 @@ async def pick_suggestion(turn: Turn, kb: Knowledge, article_id: int) -> None:
         turn.say("bot.stale_button")
         return
     remaining = [a for a in turn.state.offered if a != article_id]
+    question = turn.state.last_question
+    if question and article_id in turn.state.offered:
+        # The customer's words and the article they chose: calibration evidence and a candidate variant.
+        language, channel, conversation_id = turn.language, turn.conversation.channel.value, turn.conversation.id
+        turn.later.append(lambda: kb.record_pick(question, language, article_id, channel, conversation_id))
     give_article(turn, article, remaining)
 
 

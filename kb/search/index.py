@@ -158,7 +158,7 @@ class Scored:
     raw: npt.NDArray[np.float64]  # (n_candidates, len(index.features))
     z: npt.NDArray[np.float64]
     scores: npt.NDArray[np.float64]
-    foreign: tuple[tuple[str, ...], ...] = ()  # lemmas of the off-topic terms the query names
+    foreign: tuple[tuple[tuple[str, ...], ...], ...] = ()  # the off-topic terms the query names (aliases, lemmas)
 
 
 @dataclass(slots=True)
@@ -446,8 +446,10 @@ class SearchIndex:
             foreign = self.foreign_terms(scored, int(scored.slots[i]))
             conf = confidence(confidence_features(s, margin, raw, foreign), th.confidence)
             band = th.band(conf)
-            if rank > 0 and band is Band.ANSWER:
-                band = Band.SUGGEST
+            if rank > 0:
+                # The runners-up of a question we can answer or suggest for are the suggestions (their own
+                # confidence is low by construction: it counts their margin below the top hit).
+                band = Band.SUGGEST if hits[0].band is not Band.UNKNOWN else Band.UNKNOWN
             entry = self._slot_entry[int(scored.slots[i])]
             article_id = entry.doc.article_id
             if language is not None and entry.doc.language != language:
@@ -461,7 +463,7 @@ class SearchIndex:
         if not scored.foreign:
             return 0
         have = self._token_sets.get(slot, frozenset())
-        return sum(1 for term in scored.foreign if not all(t in have for t in term))
+        return sum(1 for term in scored.foreign if not any(all(t in have for t in alias) for alias in term))
 
     def search(self, query: str, language: str | None = None, k: int = 5) -> list[Hit]:
         """Best ``k`` articles for a customer's question; [] for an empty or letterless query."""

@@ -14,8 +14,9 @@ Messenger questions are not written in the articles' words. In order:
    on), the more frequent on a tie. The vocabulary follows the index (:class:`Vocabulary`), so a new article's
    words are corrected towards at once.
 5. **Foreign terms** — names of other companies and services the company does not offer
-   (``data/kb/off_topic.yml``), matched by lemmas; the index passes those that the top article does not
-   mention to the confidence model.
+   (``data/kb/off_topic.yml``; an entry may list aliases separated by commas: ``андроид, android``), matched by
+   lemmas before spelling correction; the index passes those that the top article does not mention (under
+   any alias) to the confidence model. Words of the lexicon are never "corrected".
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ class _Variants(Strict):
     @field_validator("ru", "en")
     @classmethod
     def _clean(cls, value: dict[str, str]) -> dict[str, str]:
-        return {_phrase(k): _phrase(v) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            if not normalize(k).strip() or not normalize(v).strip():
+                raise ValueError(f"{k!r}: a variant and what it means must not be empty")
+            out[_phrase(k)] = _phrase(v)
+        return out
 
 
 class _OffTopic(Strict):
@@ -75,13 +81,13 @@ class Lexicon:
     """The editable word lists: customers' variants per language and the off-topic terms."""
 
     variants: dict[str, str] = field(default_factory=dict)  # phrase -> the articles' words (both languages)
-    foreign: tuple[str, ...] = ()  # organisations and services not offered, as written
+    foreign: tuple[tuple[str, ...], ...] = ()  # organisations and services not offered: each with its aliases
 
     @classmethod
     def load(cls, folder: Path) -> Lexicon:
         """``variants.yml`` and ``off_topic.yml`` from ``folder`` (a missing file is an empty list)."""
         variants: dict[str, str] = {}
-        foreign: list[str] = []
+        foreign: list[tuple[str, ...]] = []
         path = folder / "variants.yml"
         if path.exists():
             v = validate(path, _Variants, read_yaml(path) or {})
@@ -89,7 +95,8 @@ class Lexicon:
         path = folder / "off_topic.yml"
         if path.exists():
             o = validate(path, _OffTopic, read_yaml(path) or {})
-            foreign = [*o.organisations, *o.not_offered]
+            entries = [*o.organisations, *o.not_offered]
+            foreign = [tuple(a.strip() for a in entry.split(",") if a.strip()) for entry in entries]
         return cls(variants, tuple(foreign))
 
 
@@ -176,7 +183,7 @@ class Analysed:
 
     text: str  # for the embedder
     tokens: list[str]  # for BM25
-    foreign: tuple[tuple[str, ...], ...] = ()  # lemmas of each off-topic term the question names
+    foreign: tuple[tuple[tuple[str, ...], ...], ...] = ()  # off-topic terms named: each alias as lemmas
     transliterated: bool = False
     corrected: tuple[tuple[str, str], ...] = ()  # (as written, as searched)
 
@@ -190,13 +197,17 @@ class QueryAnalyser:
         self.keep_latin = keep_latin  # Latin words of the Russian articles
         phrases = sorted(lexicon.variants, key=len, reverse=True)
         self._variants = (
-            re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![\w-])")
-            if phrases
-            else None
+            re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![\w-])") if phrases else None
         )
-        # a term reduced to a one-letter token ("at&t" -> "t") would match ticket numbers: left out
-        terms = [tuple(tokenize(term)) for term in lexicon.foreign]
-        self._foreign = [t for t in terms if t and all(len(w) > 1 for w in t)]
+        # an alias reduced to a one-letter token ("at&t" -> "t") would match ticket numbers: left out
+        self._foreign: list[tuple[tuple[str, ...], ...]] = []
+        for aliases in lexicon.foreign:
+            lemmas = tuple(t for t in (tuple(tokenize(a)) for a in aliases) if t and all(len(w) > 1 for w in t))
+            if lemmas:
+                self._foreign.append(lemmas)
+        self._protected = frozenset(
+            w for phrase in [*lexicon.variants, *(a for al in lexicon.foreign for a in al)] for w in words_of(phrase)
+        )
 
     def analyse(self, query: str) -> Analysed | None:
         """The question as searched, or None when it has no letters or digits."""
@@ -210,6 +221,9 @@ class QueryAnalyser:
             transliterated = True
         if self._variants is not None:
             text = self._variants.sub(lambda m: self.lexicon.variants[m.group(0)], text)
+        before = tokenize(text)
+        named = set(before)
+        foreign = tuple(term for term in self._foreign if any(_contains(before, a, named) for a in term))
         corrected: list[tuple[str, str]] = []
 
         def fix(m: re.Match[str]) -> str:
@@ -217,6 +231,7 @@ class QueryAnalyser:
             if (
                 len(word) < MIN_CORRECTED
                 or word in self.vocabulary
+                or word in self._protected
                 or not (_CYRILLIC.search(word) or _LATIN.search(word))
                 or any(ch.isdigit() for ch in word)
                 or (_CYRILLIC.search(word) and is_known_russian(word))
@@ -229,9 +244,7 @@ class QueryAnalyser:
             return better
 
         text = _WORD.sub(fix, text)
-        tokens = tokenize(text)
-        found = set(tokens)
-        foreign = tuple(t for t in self._foreign if _contains(tokens, t, found))
+        tokens = tokenize(text) if corrected else before
         return Analysed(text, tokens, foreign, transliterated, tuple(corrected))
 
 
