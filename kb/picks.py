@@ -106,7 +106,7 @@ async def accept_picks(
     article = await get_article(uow.session, article_id)
     have = {q.casefold() for q in article.questions}
     new = []
-    for pick in picks:
+    for pick in sorted(picks, key=lambda p: -p.id):  # the newest spelling, as the candidate list shows it
         if pick.text.casefold() not in have:
             have.add(pick.text.casefold())
             new.append(pick.text)
@@ -136,4 +136,4 @@ async def labelled_picks(session: AsyncSession) -> list[tuple[str, str, int]]:
             SuggestionPick.status != PickStatus.DISMISSED
         )
     )
-    return [(str(t), str(lang), int(a)) for t, lang, a in rows.tuples()]
+    return [(str(t), str(lang), int(a)) for t, lang, a in rows]
