@@ -8,7 +8,7 @@ Rule (applied by :func:`calibrate` to in-scope questions with their expected art
    hit's raw similarities, fused score and margin (:mod:`kb.search.fusion`), fitted on all questions;
    off-topic questions count as wrong. Thresholds are chosen on out-of-fold confidences (5-fold), so they are
    not fitted to the very predictions they cut.
-3. ``answer``: the lowest cut above which the top hit is right with precision ≥ ``answer_precision`` (0.95),
+3. ``answer``: the lowest cut above which the top hit is right with precision ≥ ``answer_precision`` (0.97),
    over at least ``min_support`` questions (an off-topic question answered counts as wrong): when the bot
    answers, it is rarely wrong.
 4. ``suggest`` (the unknown boundary): the highest cut below ``answer`` that sends at most ``max_unknown``
@@ -50,7 +50,7 @@ def choose_thresholds(
     correct: Sequence[bool],
     off_topic: Sequence[bool],
     *,
-    answer_precision: float = 0.95,
+    answer_precision: float = 0.97,
     max_unknown: float = 0.02,
     min_support: int = 5,
     z: float = 1.0,
@@ -123,7 +123,7 @@ def calibrate(
     in_scope: Sequence[tuple[str, str, int]],
     off_topic: Sequence[tuple[str, str]],
     *,
-    answer_precision: float = 0.95,
+    answer_precision: float = 0.97,
     max_unknown: float = 0.02,
     fit_fusion: bool = True,
     min_fit: int = 20,
