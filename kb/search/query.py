@@ -9,10 +9,11 @@ Messenger questions are not written in the articles' words. In order:
    ``los``, ``sbp``) stay as they are. English stays English.
 3. **Variants** — customers' words from ``data/kb/variants.yml`` (slang, short forms) are read as the articles'
    words (``инет`` → ``интернет``); editors extend the file, not the code.
-4. **Spelling** — a word that is neither in the knowledge base's own vocabulary nor (Cyrillic) in pymorphy3's
-   Russian dictionary is replaced by the nearest vocabulary word within one or two edits (two from 7 letters
-   on), the more frequent on a tie. The vocabulary follows the index (:class:`Vocabulary`), so a new article's
-   words are corrected towards at once.
+4. **Spelling** — a word that is neither in the knowledge base's own vocabulary nor in a dictionary
+   (pymorphy3's Russian one for Cyrillic words, pyspellchecker's English word list for Latin ones) is
+   replaced by the nearest vocabulary word within one or two edits (two from 7 letters on), the more frequent
+   on a tie. The vocabulary follows the index (:class:`Vocabulary`), so a new article's words are corrected
+   towards at once.
 5. **Foreign terms** — names of other companies and services the company does not offer
    (``data/kb/off_topic.yml``; an entry may list aliases separated by commas: ``андроид, android``), matched by
    lemmas before spelling correction; the index passes those that the top article does not mention (under
@@ -31,7 +32,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from core.datafiles import Strict, read_yaml, validate
-from kb.search.text import MAX_QUERY_CHARS, has_words, is_known_russian, normalize, tokenize
+from kb.search.text import MAX_QUERY_CHARS, has_words, is_known_english, is_known_russian, normalize, tokenize
 from nlu.language import detransliterate, is_transliterated_russian
 
 __all__ = ["Analysed", "Lexicon", "QueryAnalyser", "Vocabulary", "edit_distance"]
@@ -234,7 +235,7 @@ class QueryAnalyser:
                 or word in self._protected
                 or not (_CYRILLIC.search(word) or _LATIN.search(word))
                 or any(ch.isdigit() for ch in word)
-                or (_CYRILLIC.search(word) and is_known_russian(word))
+                or (is_known_russian(word) if _CYRILLIC.search(word) else is_known_english(word))
             ):
                 return word
             better = self.vocabulary.nearest(word)
