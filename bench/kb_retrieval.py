@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._embcache import CachedEmbedder  # noqa: E402
-from bench._sets import DEFAULT_PATHS, REPO, Query, RetrievalSet, banking77, demo, xquad  # noqa: E402
+from bench._sets import DEFAULT_PATHS, REPO, Query, RetrievalSet, banking77, demo, demo_queries, xquad  # noqa: E402
 from kb.search.calibration import calibrate  # noqa: E402
 from kb.search.fusion import DEFAULT_WEIGHTS, base_name, fit_weights, weight_vector  # noqa: E402
 from kb.search.index import Band, Document, Scored, SearchIndex, Thresholds  # noqa: E402
@@ -113,6 +113,7 @@ class Prepared:
         self.tune = self._score(s.tune, emb)
         self.test = self._score(s.test, emb)
         self.skipped = [q for q in s.test if self.index.analyse(q.text) is None]
+        self.out_of_scope: set[str] = set()  # questions the NLU parses as out_of_scope (with --nlu)
 
     def _score(self, queries: list[Query], emb: CachedEmbedder) -> list[tuple[Query, Scored]]:
         kept = [(q, self.index.analyse(q.text)) for q in queries]
@@ -151,7 +152,7 @@ class Prepared:
             if q.key is not None:
                 ranked.append(keys)
                 truth.append(q.key)
-            outcomes.append(bot_outcome(q, hits, keys))
+            outcomes.append(bot_outcome(q, hits, keys, q.text in self.out_of_scope))
         # queries without letters never reach the index: the bot says it does not know
         outcomes += [Outcome(q, "unknown", [], []) for q in self.skipped]
         out: dict[str, Any] = metrics(ranked, truth)
@@ -172,14 +173,16 @@ class Outcome:
 MAX_SUGGESTIONS = 3  # as the bot offers them (bot/engine/answer.py)
 
 
-def bot_outcome(q: Query, hits: list[Any], keys: list[str]) -> Outcome:
-    """The bot's reply to ``hits``: the top hit when it is in the answer band, else the suggest-band hits among
-    the first four (at most three), else unknown."""
+def bot_outcome(q: Query, hits: list[Any], keys: list[str], doubted: bool = False) -> Outcome:
+    """The bot's reply to ``hits`` (bot/engine/answer.py): the top hit when it is in the answer band (and the NLU
+    did not call the question out of scope: ``doubted``), else the answer- or suggest-band hits among the first
+    four (at most three), else unknown."""
     if not hits:
         return Outcome(q, "unknown", [], keys)
-    if hits[0].band is Band.ANSWER:
+    if hits[0].band is Band.ANSWER and not doubted:
         return Outcome(q, "answer", keys[:1], keys)
-    shown = [k for h, k in zip(hits[: MAX_SUGGESTIONS + 1], keys, strict=False) if h.band is Band.SUGGEST]
+    offered = (Band.ANSWER, Band.SUGGEST)
+    shown = [k for h, k in zip(hits[: MAX_SUGGESTIONS + 1], keys, strict=False) if h.band in offered]
     if shown:
         return Outcome(q, "suggest", shown[:MAX_SUGGESTIONS], keys)
     return Outcome(q, "unknown", [], keys)
@@ -226,6 +229,7 @@ def run_set(
     quick: bool,
     demo_th: dict[str, Any],
     max_candidates: int = 256,
+    nlu: set[str] | None = None,
 ) -> dict[str, Any]:
     s = load_set(name, paths)
     if quick:
@@ -268,7 +272,16 @@ def run_set(
         outcomes = ev.pop("_outcomes")
         result[method] = ev
         if method == "fused" and th is not None:
+            # the search alone: what the help center and the operators' suggestions show
             result["product"] = demo_report(outcomes)
+            if nlu is not None:
+                # the bot: the NLU's out-of-scope verdict turns a confident answer into titles to choose from
+                p.out_of_scope = {q.text for q in s.test if q.text in nlu}
+                result["bot"] = demo_report(p.evaluate(weights, th)["_outcomes"])
+                result["bot"]["nlu_out_of_scope_share"] = {
+                    "in_scope": _share([q.text in nlu for q in s.test if q.key is not None]),
+                    "off_topic": _share([q.text in nlu for q in s.test if q.key is None]),
+                }
     result["info"] = {
         "articles": len(s.docs),
         "tune": len(s.tune),
@@ -391,6 +404,9 @@ def main() -> None:
     ap.add_argument(
         "--write-thresholds", action="store_true", help="save the demo calibration to data/kb/thresholds.yml"
     )
+    ap.add_argument(
+        "--nlu", action="store_true", help="demo sets: also report the bot's replies with the builtin NLU's verdicts"
+    )
     args = ap.parse_args()
     paths = dict(DEFAULT_PATHS)
     for item in args.set:
@@ -403,7 +419,8 @@ def main() -> None:
     emb = CachedEmbedder(load_embedder(args.embedder, threads=args.threads))
     demo_th: dict[str, Any] = {}
     for name in sets:
-        out[name] = run_set(name, paths, emb, args.quick, demo_th, args.max_candidates)
+        nlu = out_of_scope_texts(paths, args.embedder, args.threads) if args.nlu and name.startswith("demo-") else None
+        out[name] = run_set(name, paths, emb, args.quick, demo_th, args.max_candidates, nlu)
         gc.collect()
     th: Thresholds | None = demo_th.get("th")
     if th is not None:
@@ -424,9 +441,33 @@ def main() -> None:
     print(json.dumps(out, ensure_ascii=False))
 
 
-def demo_queries_all(paths: dict[str, Path]) -> list[Query]:
-    from bench._sets import demo_queries
+def out_of_scope_texts(paths: dict[str, Path], spec: str, threads: int) -> set[str]:
+    """The demo test questions the builtin NLU engine (trained from data/nlu, as shipped) parses as out of scope."""
+    import asyncio
+    import tempfile
 
+    from nlu.embedding import shared_embedder
+    from nlu.engines.builtin import BuiltinEngine
+    from nlu.parse import OUT_OF_SCOPE
+
+    async def run() -> set[str]:
+        with tempfile.TemporaryDirectory() as cache:
+            engine = await BuiltinEngine.open(
+                shared_embedder(spec, threads), data_path=REPO / "data" / "nlu", cache_dir=Path(cache)
+            )
+            try:
+                found = set()
+                for q in demo_queries(paths["demo-test"]):
+                    if (await engine.parse(q.text, q.language)).intent.name == OUT_OF_SCOPE:
+                        found.add(q.text)
+                return found
+            finally:
+                await engine.close()
+
+    return asyncio.run(run())
+
+
+def demo_queries_all(paths: dict[str, Path]) -> list[Query]:
     tune = [q for part in str(paths["demo-tune"]).split(",") for q in demo_queries(Path(part))]
     return demo_queries(paths["demo-test"]) + tune
 
