@@ -254,8 +254,8 @@ def test_threshold_rule_on_known_confidences() -> None:
     # The uncertain middle (the right hit at 0.5, the wrong one at 0.55) is suggested, not answered.
     assert suggest < 0.5 < answer
     assert suggest < 0.55 < answer
-    # With the precision's lower confidence bound, a few right answers are too few to trust: answer less.
-    cautious_answer, _ = choose_thresholds(conf, correct, off, answer_precision=0.7, min_support=3, z=1.0)
+    # With the precision's lower confidence bound, six right answers are too few to trust: answer less.
+    cautious_answer, _ = choose_thresholds(conf, correct, off, answer_precision=0.95, min_support=3, z=1.0)
     assert cautious_answer > answer
     # Allowing an eighth of the in-scope questions to go unknown moves the unknown boundary up past one of them.
     _, bolder_suggest = choose_thresholds(conf, correct, off, max_unknown=0.125, min_support=3, z=0.0)
