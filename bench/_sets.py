@@ -15,7 +15,8 @@ Protocols
 - XQuAD: each paragraph is an article (body only); questions are split by ``default_rng(2)``: a third
   for tuning, the rest reported.
 - Demo KB: ``data/kb/<slug>.<lang>.md`` (YAML front matter; published articles only); tuning =
-  ``kb_demo_tune.yml``, reported = ``kb_demo_test.yml`` (``questions: [{text, language, article}]``).
+  ``kb_demo_tune.yml`` and ``kb_colloquial_tune.yml`` (paths joined by commas), reported = ``kb_demo_test.yml``
+  or, pointed at it, ``kb_colloquial_test.yml`` (``questions: [{text, language, article, kind}]``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ DEFAULT_PATHS: dict[str, Path] = {
     "xquad-en": EVAL / "xquad-ru-en" / "xquad.en.json",
     "xquad-ru": EVAL / "xquad-ru-en" / "xquad.ru.json",
     "demo-kb": REPO / "data" / "kb",
-    "demo-tune": REPO / "data" / "eval" / "kb_demo_tune.yml",
+    # several tuning files are joined with commas: the paraphrases and the colloquial questions
+    "demo-tune": Path(
+        f"{REPO / 'data' / 'eval' / 'kb_demo_tune.yml'},{REPO / 'data' / 'eval' / 'kb_colloquial_tune.yml'}"
+    ),
     "demo-test": REPO / "data" / "eval" / "kb_demo_test.yml",
 }
 
@@ -54,6 +58,7 @@ class Query:
     text: str
     language: str
     key: str | None  # expected article key; None = off-topic
+    kind: str = ""  # how it is written (slang, typo, translit, ...) or which off-topic kind; "" when not given
 
 
 @dataclass(slots=True)
@@ -220,12 +225,14 @@ def demo_docs(folder: Path) -> list[Document]:
 
 def demo_queries(path: Path) -> list[Query]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [Query(str(q["text"]), str(q["language"]), q.get("article")) for q in data["questions"]]
+    return [
+        Query(str(q["text"]), str(q["language"]), q.get("article"), str(q.get("kind") or "")) for q in data["questions"]
+    ]
 
 
 def demo(lang: str | None, kb: Path, tune: Path, test: Path) -> RetrievalSet:
     """Demo KB (both languages indexed); queries of ``lang`` (None = all)."""
     docs = demo_docs(kb)
-    tq = demo_queries(tune)
+    tq = [q for part in str(tune).split(",") for q in demo_queries(Path(part))]
     eq = [q for q in demo_queries(test) if lang is None or q.language == lang]
     return RetrievalSet(f"demo-{lang}" if lang else "demo", docs, tq, eq, "kb_demo_test.yml")

@@ -14,7 +14,7 @@ band) at the thresholds calibrated on kb_demo_tune.yml. Then query latency throu
 
 Set paths (``--set NAME=PATH``): banking77-en (train.csv; test.csv beside it is used when present),
 banking77-ru (banking77_ru.json; its "test" split when present), xquad-en, xquad-ru (SQuAD JSON), demo-kb
-(folder of <slug>.<lang>.md), demo-tune, demo-test (YAML question lists).
+(folder of <slug>.<lang>.md), demo-tune (YAML question lists joined by commas), demo-test (one YAML list).
 Embeddings are cached per text under /tmp/frontline-kb-emb (FRONTLINE_KB_EMB_CACHE) except for timing.
 """
 
@@ -30,6 +30,7 @@ import gc  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -38,12 +39,12 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._embcache import CachedEmbedder  # noqa: E402
-from bench._sets import DEFAULT_PATHS, REPO, Query, RetrievalSet, banking77, demo, xquad  # noqa: E402
+from bench._sets import DEFAULT_PATHS, REPO, Query, RetrievalSet, banking77, demo, demo_queries, xquad  # noqa: E402
 from bench._stats import percentiles  # noqa: E402
 from kb.search.calibration import calibrate  # noqa: E402
 from kb.search.fusion import DEFAULT_WEIGHTS, base_name, fit_weights, weight_vector  # noqa: E402
 from kb.search.index import Band, Document, Scored, SearchIndex, Thresholds  # noqa: E402
-from kb.search.text import tokenize  # noqa: E402
+from kb.search.query import Lexicon  # noqa: E402
 from nlu.embedding import load_embedder  # noqa: E402
 
 ALL_SETS = (
@@ -98,19 +99,23 @@ def metrics(ranked: list[list[str]], truth: list[str]) -> dict[str, float]:
 class Prepared:
     """A set's index plus its queries embedded, tokenised and scored once (z-scores do not depend on weights)."""
 
-    def __init__(self, s: RetrievalSet, emb: CachedEmbedder, max_candidates: int = 256) -> None:
+    def __init__(
+        self, s: RetrievalSet, emb: CachedEmbedder, max_candidates: int = 256, lexicon: Lexicon | None = None
+    ) -> None:
         self.set = s
-        self.index = SearchIndex(emb, max_candidates=max_candidates)
+        self.index = SearchIndex(emb, max_candidates=max_candidates, lexicon=lexicon)
         self.index.upsert_many(s.docs)
         self.by_id = {d.article_id: d for d in s.docs}
         self.tune = self._score(s.tune, emb)
         self.test = self._score(s.test, emb)
+        self.skipped = [q for q in s.test if self.index.analyse(q.text) is None]
+        self.out_of_scope: set[str] = set()  # questions the NLU parses as out_of_scope (with --nlu)
 
     def _score(self, queries: list[Query], emb: CachedEmbedder) -> list[tuple[Query, Scored]]:
-        kept = [(q, SearchIndex.prepare_query(q.text)) for q in queries]
-        kept2 = [(q, t) for q, t in kept if t is not None]
-        vecs = emb.embed_queries([t for _, t in kept2])
-        return [(q, self.index.score(v, tokenize(t))) for (q, t), v in zip(kept2, vecs, strict=True)]
+        kept = [(q, self.index.analyse(q.text)) for q in queries]
+        kept2 = [(q, a) for q, a in kept if a is not None]
+        vecs = emb.embed_queries([a.text for _, a in kept2])
+        return [(q, self.index.score_analysed(v, a)) for (q, a), v in zip(kept2, vecs, strict=True)]
 
     def key(self, article_id: int) -> str:
         d = self.by_id[article_id]
@@ -135,37 +140,82 @@ class Prepared:
         w = weight_vector({f: weights.get(f, 0.0) for f in self.index.features}, self.index.features)
         th = th or Thresholds(weights=weights)
         ranked, truth = [], []
-        bands: list[tuple[Query, Band, bool]] = []
+        outcomes: list[Outcome] = []
         for q, sc in self.test:
-            sc2 = Scored(sc.slots, sc.raw, sc.z, sc.z @ w)
+            sc2 = Scored(sc.slots, sc.raw, sc.z, sc.z @ w, sc.foreign)
             hits = self.index.rank_with(sc2, q.language, 10, th)
             keys = [self.key(h.article_id) for h in hits]
             if q.key is not None:
                 ranked.append(keys)
                 truth.append(q.key)
-            bands.append((q, hits[0].band if hits else Band.UNKNOWN, bool(keys) and keys[0] == q.key))
+            outcomes.append(bot_outcome(q, hits, keys, q.text in self.out_of_scope))
+        # queries without letters never reach the index: the bot says it does not know
+        outcomes += [Outcome(q, "unknown", [], []) for q in self.skipped]
         out: dict[str, Any] = metrics(ranked, truth)
-        out["_bands"] = bands
+        out["_outcomes"] = outcomes
         return out
 
 
-def bands_report(bands: list[tuple[Query, Band, bool]]) -> dict[str, dict[str, float]]:
-    off = np.array([q.key is None for q, _, _ in bands])
-    unk = np.array([b is Band.UNKNOWN for _, b, _ in bands])
-    ans = np.array([b is Band.ANSWER for _, b, _ in bands])
-    ok = np.array([c for _, _, c in bands])
-    return {
-        "unknown": {
-            "precision": round(float(off[unk].mean()) if unk.any() else 1.0, 4),
-            "recall": round(float(unk[off].mean()) if off.any() else 1.0, 4),
-            "n_off_topic": int(off.sum()),
-        },
-        "answer": {
-            "precision": round(float(ok[ans].mean()) if ans.any() else 1.0, 4),
-            "share_of_in_scope": round(float(ans[~off].mean()) if (~off).any() else 0.0, 4),
-        },
-        "suggest_or_answer_recall@1_in_scope": {"value": round(float((~unk & ok)[~off].mean()), 4)},
-    }
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the bot would do with one question: its band and the article keys it shows (and the ranking)."""
+
+    query: Query
+    band: str  # answer | suggest | unknown
+    shown: list[str]  # answer: the one article; suggest: up to three titles; unknown: none
+    ranked: list[str]
+
+
+MAX_SUGGESTIONS = 3  # as the bot offers them (bot/engine/answer.py)
+
+
+def bot_outcome(q: Query, hits: list[Any], keys: list[str], doubted: bool = False) -> Outcome:
+    """The bot's reply to ``hits`` (bot/engine/answer.py): the top hit when it is in the answer band (and the NLU
+    did not call the question out of scope: ``doubted``), else the answer- or suggest-band hits among the first
+    four (at most three), else unknown."""
+    if not hits:
+        return Outcome(q, "unknown", [], keys)
+    if hits[0].band is Band.ANSWER and not doubted:
+        return Outcome(q, "answer", keys[:1], keys)
+    offered = (Band.ANSWER, Band.SUGGEST)
+    shown = [k for h, k in zip(hits[: MAX_SUGGESTIONS + 1], keys, strict=False) if h.band in offered]
+    if shown:
+        return Outcome(q, "suggest", shown[:MAX_SUGGESTIONS], keys)
+    return Outcome(q, "unknown", [], keys)
+
+
+def _share(flags: list[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
+def outcome_report(outcomes: list[Outcome]) -> dict[str, Any]:
+    """The product figures of one group of questions (the issue's targets)."""
+    ins = [o for o in outcomes if o.query.key is not None]
+    off = [o for o in outcomes if o.query.key is None]
+    answered = [o for o in outcomes if o.band == "answer"]
+    out: dict[str, Any] = {"n_in_scope": len(ins), "n_off_topic": len(off)}
+    if ins:
+        out["recall@1"] = _share([o.ranked[:1] == [o.query.key] for o in ins])
+        out["recall@3"] = _share([o.query.key in o.ranked[:3] for o in ins])
+        out["bands_in_scope"] = {b: _share([o.band == b for o in ins]) for b in ("answer", "suggest", "unknown")}
+        out["answer_or_suggest_recall"] = _share([o.query.key in o.shown for o in ins])
+        out["in_scope_unknown_rate"] = _share([o.band == "unknown" for o in ins])
+    if answered:
+        out["answer_precision"] = _share([o.shown == [o.query.key] for o in answered])
+        out["answer_n"] = len(answered)
+    if off:
+        out["bands_off_topic"] = {b: _share([o.band == b for o in off]) for b in ("answer", "suggest", "unknown")}
+        out["off_topic_answered_rate"] = _share([o.band == "answer" for o in off])
+    return out
+
+
+def demo_report(outcomes: list[Outcome]) -> dict[str, Any]:
+    """Figures for all questions, then per kind (when the set gives the kind)."""
+    out = outcome_report(outcomes)
+    kinds = sorted({o.query.kind for o in outcomes if o.query.kind})
+    if kinds:
+        out["by_kind"] = {k: outcome_report([o for o in outcomes if o.query.kind == k]) for k in kinds}
+    return out
 
 
 def run_set(
@@ -175,6 +225,7 @@ def run_set(
     quick: bool,
     demo_th: dict[str, Any],
     max_candidates: int = 256,
+    nlu: set[str] | None = None,
 ) -> dict[str, Any]:
     s = load_set(name, paths)
     if quick:
@@ -182,7 +233,8 @@ def run_set(
         s.test = [s.test[i] for i in sorted(rng.permutation(len(s.test))[:300])]
         s.tune = [s.tune[i] for i in sorted(rng.permutation(len(s.tune))[:300])]
     t0 = time.perf_counter()
-    p = Prepared(s, emb, max_candidates)
+    # the demo knowledge base ships with its word lists (data/kb/variants.yml, off_topic.yml)
+    p = Prepared(s, emb, max_candidates, Lexicon.load(paths["demo-kb"]) if name.startswith("demo-") else None)
     log(
         f"[{name}] {len(s.docs)} articles, tune {len(s.tune)}, test {len(s.test)} ({s.eval_split})",
         f"{time.perf_counter() - t0:.1f}s",
@@ -213,10 +265,19 @@ def run_set(
         fitted["fused"] = dict(th.weights)
     for method, weights in fitted.items():
         ev = p.evaluate(weights, th if method == "fused" else None)
-        bands = ev.pop("_bands")
+        outcomes = ev.pop("_outcomes")
         result[method] = ev
         if method == "fused" and th is not None:
-            result.update(bands_report(bands))
+            # the search alone: what the help center and the operators' suggestions show
+            result["product"] = demo_report(outcomes)
+            if nlu is not None:
+                # the bot: the NLU's out-of-scope verdict turns a confident answer into titles to choose from
+                p.out_of_scope = {q.text for q in s.test if q.text in nlu}
+                result["bot"] = demo_report(p.evaluate(weights, th)["_outcomes"])
+                result["bot"]["nlu_out_of_scope_share"] = {
+                    "in_scope": _share([q.text in nlu for q in s.test if q.key is not None]),
+                    "off_topic": _share([q.text in nlu for q in s.test if q.key is None]),
+                }
     result["info"] = {
         "articles": len(s.docs),
         "tune": len(s.tune),
@@ -229,13 +290,19 @@ def run_set(
     return result
 
 
-def latency(paths: dict[str, Path], spec: str, threads: int, th: Thresholds | None, quick: bool) -> dict[str, Any]:
-    """Demo index built with the real embedder (no cache); query latency of search(), embedding included."""
+def latency(
+    paths: dict[str, Path], spec: str, threads: int, th: Thresholds | None, quick: bool, stored: CachedEmbedder
+) -> dict[str, Any]:
+    """Query latency of ``SearchIndex.search`` with the real embedder (the query embedded for every search).
+
+    The demo index is built from ``stored`` passage vectors, as a worker starts from the vectors in the
+    database; ``index_build_s`` is that load, not embedding.
+    """
     emb = load_embedder(spec, threads=threads)
     s = demo(None, paths["demo-kb"], paths["demo-tune"], paths["demo-test"])
     t0 = time.perf_counter()
-    index = SearchIndex(emb, th)
-    index.upsert_many(s.docs)
+    index = SearchIndex(emb, th, lexicon=Lexicon.load(paths["demo-kb"]))
+    index.upsert_many(s.docs, [stored.embed_passages(index.passages(d)) for d in s.docs])
     build = time.perf_counter() - t0
     queries = [q.text for q in s.test] * (1 if quick else 3)
     index.search(queries[0], "ru")
@@ -333,6 +400,9 @@ def main() -> None:
     ap.add_argument(
         "--write-thresholds", action="store_true", help="save the demo calibration to data/kb/thresholds.yml"
     )
+    ap.add_argument(
+        "--nlu", action="store_true", help="demo sets: also report the bot's replies with the builtin NLU's verdicts"
+    )
     args = ap.parse_args()
     paths = dict(DEFAULT_PATHS)
     for item in args.set:
@@ -345,7 +415,8 @@ def main() -> None:
     emb = CachedEmbedder(load_embedder(args.embedder, threads=args.threads))
     demo_th: dict[str, Any] = {}
     for name in sets:
-        out[name] = run_set(name, paths, emb, args.quick, demo_th, args.max_candidates)
+        nlu = out_of_scope_texts(paths, args.embedder, args.threads) if args.nlu and name.startswith("demo-") else None
+        out[name] = run_set(name, paths, emb, args.quick, demo_th, args.max_candidates, nlu)
         gc.collect()
     th: Thresholds | None = demo_th.get("th")
     if th is not None:
@@ -353,10 +424,10 @@ def main() -> None:
         if args.write_thresholds:
             th.save(REPO / "data" / "kb" / "thresholds.yml", args.embedder)
             log(f"thresholds for {args.embedder} written to data/kb/thresholds.yml")
+    lat = latency(paths, args.embedder, args.threads, th, args.quick, emb)
     emb.save()
     del emb
     gc.collect()
-    lat = latency(paths, args.embedder, args.threads, th, args.quick)
     real = lat.pop("_emb")
     out.update(lat)
     if args.scale:
@@ -366,10 +437,35 @@ def main() -> None:
     print(json.dumps(out, ensure_ascii=False))
 
 
-def demo_queries_all(paths: dict[str, Path]) -> list[Query]:
-    from bench._sets import demo_queries
+def out_of_scope_texts(paths: dict[str, Path], spec: str, threads: int) -> set[str]:
+    """The demo test questions the builtin NLU engine (trained from data/nlu, as shipped) parses as out of scope."""
+    import asyncio
+    import tempfile
 
-    return demo_queries(paths["demo-test"]) + demo_queries(paths["demo-tune"])
+    from nlu.embedding import shared_embedder
+    from nlu.engines.builtin import BuiltinEngine
+    from nlu.parse import OUT_OF_SCOPE
+
+    async def run() -> set[str]:
+        with tempfile.TemporaryDirectory() as cache:
+            engine = await BuiltinEngine.open(
+                shared_embedder(spec, threads), data_path=REPO / "data" / "nlu", cache_dir=Path(cache)
+            )
+            try:
+                found = set()
+                for q in demo_queries(paths["demo-test"]):
+                    if (await engine.parse(q.text, q.language)).intent.name == OUT_OF_SCOPE:
+                        found.add(q.text)
+                return found
+            finally:
+                await engine.close()
+
+    return asyncio.run(run())
+
+
+def demo_queries_all(paths: dict[str, Path]) -> list[Query]:
+    tune = [q for part in str(paths["demo-tune"]).split(",") for q in demo_queries(Path(part))]
+    return demo_queries(paths["demo-test"]) + tune
 
 
 if __name__ == "__main__":

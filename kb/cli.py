@@ -16,7 +16,7 @@ from core.db import SessionFactory, transaction
 from core.events import InProcessBus, create_bus
 from core.settings import Settings
 from core.uow import UnitOfWork
-from kb import articles, importer, vectors
+from kb import articles, importer, picks, vectors
 from kb.models import ArticleStatus
 from kb.schemas import ArticleContent
 from kb.service import KnowledgeBase, ensure_vectors
@@ -39,8 +39,19 @@ def register(subparsers: Any) -> None:
 
     command(kb.add_parser("reindex", help="re-embed every published article with the current model"), cmd_reindex)
 
-    cal = kb.add_parser("calibrate", help="set the answer/suggest thresholds from an evaluation set")
-    cal.add_argument("--set", dest="set_path", type=Path, help="questions YAML (default data/eval/kb_demo_tune.yml)")
+    cal = kb.add_parser("calibrate", help="set the answer/suggest thresholds from evaluation sets")
+    cal.add_argument(
+        "--set",
+        dest="set_paths",
+        type=Path,
+        action="append",
+        help="questions YAML, repeatable (default: data/eval/kb_demo_tune.yml and kb_colloquial_tune.yml)",
+    )
+    cal.add_argument(
+        "--with-picks",
+        action="store_true",
+        help="also use customers' picks among suggested titles (not dismissed) as labelled questions",
+    )
     cal.add_argument("--out", type=Path, help="thresholds file (default data/kb/thresholds.yml)")
     command(cal, cmd_calibrate)
 
@@ -157,9 +168,12 @@ def load_questions(path: Path) -> list[tuple[str, str, str | None]]:
 async def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from kb.search.calibration import calibrate
 
-    set_path: Path = args.set_path or settings.data_dir / "eval" / "kb_demo_tune.yml"
+    set_paths: list[Path] = args.set_paths or [
+        settings.data_dir / "eval" / "kb_demo_tune.yml",
+        settings.data_dir / "eval" / "kb_colloquial_tune.yml",
+    ]
     out_path: Path = args.out or settings.data_dir / "kb" / "thresholds.yml"
-    questions = load_questions(set_path)
+    questions = [q for path in set_paths for q in load_questions(path)]
     embedder = _embedder(settings)
 
     async def work(factory: SessionFactory) -> int:
@@ -183,6 +197,12 @@ async def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
                 in_scope.append((text, language, article_id))
         if unknown_slugs:
             print(f"skipped questions about unpublished articles: {', '.join(sorted(unknown_slugs))}", file=sys.stderr)
+        if args.with_picks:
+            async with transaction(factory) as session:
+                chosen = await picks.labelled_picks(session)
+            live = set(ids.values())
+            in_scope += [(text, language, aid) for text, language, aid in chosen if aid in live]
+            print(f"{sum(aid in live for _t, _l, aid in chosen)} customers' picks added as labelled questions")
         if not in_scope or not off_topic:
             print("the set needs in-scope and off-topic questions (and the articles imported)", file=sys.stderr)
             return 2

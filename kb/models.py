@@ -1,4 +1,4 @@
-"""Knowledge-base tables (articles, revisions, chunks, gaps)."""
+"""Knowledge-base tables (articles, revisions, chunks, gaps, suggestion picks)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ class GapStatus(enum.StrEnum):
     OPEN = "open"
     DISMISSED = "dismissed"
     CONVERTED = "converted"
+
+
+class PickStatus(enum.StrEnum):
+    OPEN = "open"  # waiting for an editor
+    ACCEPTED = "accepted"  # added to the article's questions
+    DISMISSED = "dismissed"
 
 
 class GapReason(enum.StrEnum):
@@ -120,4 +126,23 @@ class Gap(OptionalVectorColumns, Base):
     answered_article_id: Mapped[int | None] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
     status: Mapped[GapStatus] = mapped_column(str_enum(GapStatus), default=GapStatus.OPEN)
     article_id: Mapped[int | None] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SuggestionPick(Base):
+    """A customer's question and the suggested title they picked: the right article for it, in their words.
+
+    Evidence for calibration (a labelled in-scope question) and a candidate question variant for editors.
+    """
+
+    __tablename__ = "kb_suggestion_picks"
+    __table_args__ = (Index("ix_kb_suggestion_picks_article_id_status", "article_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    status: Mapped[PickStatus] = mapped_column(str_enum(PickStatus), default=PickStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

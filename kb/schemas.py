@@ -240,6 +240,29 @@ class DismissOut(BaseModel):
     dismissed: int
 
 
+class CandidateOut(BaseModel):
+    text: str = Field(description="The customer's question, as written")
+    language: str
+    count: int = Field(description="How many times customers asked it and picked this article")
+    pick_ids: list[int]
+    last_seen: datetime
+
+
+class CandidateList(BaseModel):
+    article_id: int
+    items: list[CandidateOut]
+
+
+class PickIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pick_ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+class PickAccept(PickIds):
+    version: int = Field(ge=1, description="The article version the editor read (409 when someone saved since)")
+
+
 class ImportedArticle(BaseModel):
     slug: str
     language: str

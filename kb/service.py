@@ -29,10 +29,11 @@ from tqdm import tqdm
 
 from core.db import SessionFactory, transaction
 from core.events import ARTICLE_CHANGED, Event, EventBus
-from kb import gaps, vectors
+from kb import gaps, picks, vectors
 from kb.articles import get_article
 from kb.models import Article, ArticleStatus, GapReason
 from kb.search.index import Band, Document, Hit, SearchIndex, Thresholds
+from kb.search.query import Lexicon
 from nlu.embedding import Embedder, embed_passages, locked
 from nlu.vectors import FloatArray
 
@@ -142,15 +143,20 @@ class KnowledgeBase:
         *,
         thresholds: Thresholds | None = None,
         thresholds_path: Path | None = None,
+        lexicon: Lexicon | None = None,
         progress: bool = False,
     ) -> None:
+        """``lexicon``: the customers' variants and off-topic terms; by default the ``variants.yml`` and
+        ``off_topic.yml`` beside ``thresholds_path`` (``data/kb``)."""
         self.sessions = sessions
         self.bus = bus
         self.embedder = locked(embedder)
         self.progress = progress
         if thresholds is None and thresholds_path is not None and thresholds_path.exists():
             thresholds = Thresholds.load(thresholds_path, embedder.name)
-        self.index = SearchIndex(self.embedder, thresholds)
+        if lexicon is None and thresholds_path is not None:
+            lexicon = Lexicon.load(thresholds_path.parent)
+        self.index = SearchIndex(self.embedder, thresholds, lexicon=lexicon)
         self.ready = asyncio.Event()
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
@@ -283,7 +289,21 @@ class KnowledgeBase:
                     answered_article_id=article_id,
                 )
 
+    async def record_pick(
+        self, text: str, language: str, article_id: int, channel: str, conversation_id: int | None
+    ) -> None:
+        """The customer picked this article among the suggested titles for ``text``: calibration evidence and a
+        candidate question variant for editors (:mod:`kb.picks`)."""
+        async with transaction(self.sessions) as session:
+            await picks.record_pick(session, text, language, article_id, channel, conversation_id)
+
     # --- for the editors -----------------------------------------------------------------------------
+
+    async def candidates(self, article_id: int, limit: int = 50) -> list[picks.Candidate]:
+        """Questions customers asked before picking this article: candidate variants, most frequent first."""
+        async with transaction(self.sessions) as session:
+            await get_article(session, article_id)  # 404 for an unknown article
+            return await picks.candidates(session, article_id, limit)
 
     def set_thresholds(self, thresholds: Thresholds) -> None:
         with self._lock:

@@ -8,6 +8,9 @@ Routes (paths relative to the mount point):
   ``POST /articles/{id}/revisions/{revision_id}/restore``;
 * ``POST /preview`` — what the bot would say to a question: hits with scores and the band;
 * ``GET /gaps`` (grouped), ``POST /gaps/dismiss``, ``POST /gaps/convert`` (a group → a draft article);
+* ``GET /articles/{id}/candidates`` — questions customers asked before picking the article among suggested
+  titles (candidate variants); ``POST /articles/{id}/candidates/accept`` adds them to its questions,
+  ``POST /articles/{id}/candidates/dismiss`` drops them;
 * ``POST /import`` — the body is a zip of ``.md``/``.csv`` files (``Content-Type: application/zip``), one CSV
   (``text/csv``) or one Markdown file (``text/markdown``), or a multipart form with a ``file`` field; a batch
   with any problem imports nothing and answers 422 with ``details.problems`` (file, line, message);
@@ -27,7 +30,7 @@ from core.periodic import PeriodicTask
 from core.web.auth import current_operator
 from core.web.keys import BUS, SESSIONS, SETTINGS
 from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
-from kb import articles, gaps, importer
+from kb import articles, gaps, importer, picks
 from kb.keys import KNOWLEDGE_BASE
 from kb.markdown import render_html
 from kb.models import Article, ArticleStatus
@@ -38,6 +41,8 @@ from kb.schemas import (
     ArticleQuery,
     ArticleSummary,
     ArticleUpdate,
+    CandidateList,
+    CandidateOut,
     DismissOut,
     ExportQuery,
     GapConvert,
@@ -47,6 +52,8 @@ from kb.schemas import (
     GapQuery,
     ImportedArticle,
     ImportReport,
+    PickAccept,
+    PickIds,
     PreviewHit,
     PreviewIn,
     PreviewOut,
@@ -298,6 +305,44 @@ async def convert_gaps(request: web.Request) -> web.Response:
         article = await gaps.convert_gaps(uow, body.gap_ids, operator.id, body.title)
         out = _out(article, await articles.translations(uow.session, article))
     return json_response(out, 201)
+
+
+# --- candidate variants from suggestion picks ---------------------------------------------------------
+
+
+@routes.get("/articles/{id}/candidates", access=Access.EDITOR, response=CandidateList)
+async def list_candidates(request: web.Request) -> web.Response:
+    """Questions customers asked before picking this article among suggested titles, most frequent first."""
+    article_id = match_int(request, "id")
+    found = await _kb(request).candidates(article_id)
+    items = [
+        CandidateOut(text=c.text, language=c.language, count=c.count, pick_ids=c.pick_ids, last_seen=c.last_seen)
+        for c in found
+    ]
+    return json_response(CandidateList(article_id=article_id, items=items))
+
+
+@routes.post("/articles/{id}/candidates/accept", access=Access.EDITOR, body=PickAccept, response=ArticleOut)
+async def accept_candidates(request: web.Request) -> web.Response:
+    """Add the picked questions to the article's question variants (a new revision)."""
+    article_id = match_int(request, "id")
+    body = await read_json(request, PickAccept)
+    operator = current_operator(request)
+    async with unit_of_work(request) as uow:
+        article = await picks.accept_picks(uow, article_id, body.pick_ids, body.version, operator.id)
+        out = _out(article, await articles.translations(uow.session, article))
+    await _kb(request).refresh([article_id])
+    return json_response(out)
+
+
+@routes.post("/articles/{id}/candidates/dismiss", access=Access.EDITOR, body=PickIds, response=DismissOut)
+async def dismiss_candidates(request: web.Request) -> web.Response:
+    """Drop picked questions from the candidates (and from calibration evidence)."""
+    article_id = match_int(request, "id")
+    body = await read_json(request, PickIds)
+    async with transaction(request.config_dict[SESSIONS]) as session:
+        count = await picks.dismiss_picks(session, article_id, body.pick_ids)
+    return json_response(DismissOut(dismissed=count))
 
 
 # --- import / export ---------------------------------------------------------------------------------

@@ -1,13 +1,21 @@
-"""Which language a message is in: Russian or English.
+"""Which language a message is in: Russian or English; and Russian typed in Latin letters back in Cyrillic.
 
 Cyrillic letters mean Russian, Latin letters English, unless the Latin text reads as Russian written in Latin
 letters ("ne rabotaet internet"), which is common in chats. The channel's hint (the customer's language)
 decides when the text alone cannot: no letters at all (emoji, digits), or a tie between the scripts.
+
+Latin text is weighed word by word: frequent chat words of Russian, letter clusters typical of
+transliteration, and longer words whose Cyrillic reading is a Russian word in pymorphy3's dictionary count for
+Russian; English function words count for English, and so (weakly) do longer words that read as nothing in
+Russian. Words spelt the same in both languages (``internet``, ``router``, ``status``) count for neither.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from functools import lru_cache
+from typing import Any
 
 __all__ = ["LANGUAGES", "detect_language", "detransliterate", "is_transliterated_russian"]
 
@@ -41,6 +49,15 @@ _TRANSLIT_WORDS = _words(
 )
 # English words that are also common transliterated-Russian tokens above; they count for neither side.
 _SHARED = frozenset({"internet", "status", "operator", "signal", "ok", "no", "i", "on", "my", "tak", "da"})
+# International words whose Cyrillic reading is also a Russian word: evidence for neither language.
+_NEUTRAL = _words(
+    """
+    internet router roter status operator signal master video audio radio bank plan sport portal server modem
+    format start test text minus plus bonus super kontakt kontakta adres tarif tariff limit turbo optimal
+    standart normal minimum maximum manager menedzher administrator telefon mobile smart online offline
+    visit vizit problem program programma sistema system film films serial park pass mama papa
+    """
+)
 _ENGLISH_WORDS = _words(
     """
     the a an is are was were be been am i you he she it we they my your our their me him her us them this that
@@ -59,14 +76,54 @@ def _counts(text: str) -> tuple[int, int]:
     return len(_CYRILLIC.findall(text)), len(_LATIN.findall(text))
 
 
+_morph_lock = threading.Lock()
+_morph: Any = None
+
+
+def _morphology() -> Any:
+    global _morph
+    if _morph is None:
+        with _morph_lock:
+            if _morph is None:
+                import pymorphy3
+
+                _morph = pymorphy3.MorphAnalyzer()
+    return _morph
+
+
+@lru_cache(maxsize=50_000)
+def _reads_as_russian(word: str) -> bool:
+    """Whether the Cyrillic reading of a Latin word is a word of pymorphy3's Russian dictionary."""
+    return bool(_morphology().word_is_known(_detranslit_word(word)))
+
+
+def _evidence(word: str) -> tuple[float, float]:
+    """(Russian, English) evidence of one lower-case Latin word."""
+    if word in _ENGLISH_WORDS:
+        return 0.0, 1.0
+    if word in _SHARED or word in _NEUTRAL:
+        return 0.0, 0.0
+    if word in _TRANSLIT_WORDS:
+        return 1.0, 0.0
+    if len(word) >= 4 and "'" not in word:
+        if _reads_as_russian(word):
+            return 1.0, 0.0
+        if _TRANSLIT_CLUSTERS.search(word):
+            return 0.5, 0.0
+        return 0.0, 0.5
+    return (0.5, 0.0) if _TRANSLIT_CLUSTERS.search(word) else (0.0, 0.0)
+
+
 def is_transliterated_russian(text: str) -> bool:
     """Whether Latin-letter ``text`` reads as Russian ("ne rabotaet internet", "gde moya zayavka")."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in _WORD.findall(_KEEP.sub(" ", text))]
     if not words:
         return False
-    ru: float = sum(1 for w in words if w in _TRANSLIT_WORDS and w not in _SHARED)
-    en = sum(1 for w in words if w in _ENGLISH_WORDS)
-    ru += 0.5 * sum(1 for w in words if w not in _ENGLISH_WORDS and _TRANSLIT_CLUSTERS.search(w))
+    ru = en = 0.0
+    for word in words:
+        r, e = _evidence(word)
+        ru += r
+        en += e
     return ru > en and ru >= 1
 
 
@@ -90,6 +147,8 @@ def detect_language(text: str, hint: str | None = None, default: str = "ru") -> 
 # Multi-letter combinations first, so "shch" is not read as "s" + "h" + ...
 _DETRANSLIT = [
     ("shch", "щ"),
+    ("tsya", "тся"),
+    ("tsk", "тск"),
     ("sch", "щ"),
     ("zh", "ж"),
     ("kh", "х"),
@@ -130,26 +189,56 @@ _DETRANSLIT = [
     ("q", "к"),
     ("'", "ь"),
 ]
+# "y" after a vowel and before a consonant or the word's end is "й" (moy, kartoy, seychas).
+_Y_AFTER_VOWEL = re.compile(r"(?<=[aeiou])y(?![aeiouy])")
 _DETRANSLIT_RE = re.compile("|".join(re.escape(src) for src, _ in _DETRANSLIT))
 _DETRANSLIT_MAP = dict(_DETRANSLIT)
+_LATIN_WORD = re.compile(r"[a-z']+")
+# Where a soft sign is usually left out in Latin letters: after these consonants, before a consonant or the end.
+_SOFT_SPOT = re.compile(r"(?<=[лнтдсзрмвпбк])(?=[бвгджзклмнпрстфхцчшщ]|$)")
 # Latin-letter tokens that must stay as they are (ticket numbers like T-000123, e-mails, URLs).
 _KEEP = re.compile(r"\S*[@/\d]\S*|[A-Za-z]-\d+")
 
 
-def detransliterate(text: str) -> str:
-    """A rough Cyrillic rendering of Russian typed in Latin letters ("ne rabotaet" -> "не работает").
+def detransliterate(text: str, keep: frozenset[str] = frozenset()) -> str:
+    """A Cyrillic rendering of Russian typed in Latin letters ("ne rabotaet" -> "не работает").
 
-    Good enough for an embedder to recognise the words; tokens with digits, ``@`` or ``/`` stay untouched.
+    Tokens with digits, ``@`` or ``/`` stay untouched, and so do the lower-case words in ``keep`` (names such as
+    ``wifi`` that Russian text also writes in Latin letters). A word whose plain reading is not in the
+    dictionary gets the soft sign that Latin spelling usually drops, where that makes a dictionary word
+    ("parol" -> "пароль", "dengi" -> "деньги").
     """
     out: list[str] = []
     pos = 0
     for m in _KEEP.finditer(text):
-        out.append(_detranslit_plain(text[pos : m.start()]))
+        out.append(_detranslit_plain(text[pos : m.start()], keep))
         out.append(m.group(0))
         pos = m.end()
-    out.append(_detranslit_plain(text[pos:]))
+    out.append(_detranslit_plain(text[pos:], keep))
     return "".join(out)
 
 
-def _detranslit_plain(text: str) -> str:
-    return _DETRANSLIT_RE.sub(lambda m: _DETRANSLIT_MAP[m.group(0)], text.lower())
+def _detranslit_plain(text: str, keep: frozenset[str]) -> str:
+    return _LATIN_WORD.sub(lambda m: m.group(0) if m.group(0) in keep else _detranslit_known(m.group(0)), text.lower())
+
+
+def _detranslit_word(word: str) -> str:
+    word = _Y_AFTER_VOWEL.sub("j", word.lower())
+    return _DETRANSLIT_RE.sub(lambda m: _DETRANSLIT_MAP[m.group(0)], word)
+
+
+@lru_cache(maxsize=50_000)
+def _detranslit_known(word: str) -> str:
+    plain = _detranslit_word(word)
+    if len(plain) < 4 or "ь" in plain:
+        return plain
+    morph = _morphology()
+    if morph.word_is_known(plain):
+        return plain
+    if plain.endswith("ий") and morph.word_is_known(plain[:-2] + "ый"):  # "iy" also spells "ый" (novyy, novyi)
+        return plain[:-2] + "ый"
+    for spot in _SOFT_SPOT.finditer(plain):
+        candidate = plain[: spot.start()] + "ь" + plain[spot.start() :]
+        if morph.word_is_known(candidate):
+            return candidate
+    return plain

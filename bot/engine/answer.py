@@ -14,11 +14,14 @@ UNKNOWNS_BEFORE_HUMAN = 2
 async def answer_question(turn: Turn, kb: Knowledge, question: str, *, out_of_scope: bool = False) -> None:
     hits = await kb.search(question, turn.language, k=MAX_SUGGESTIONS + 1)
     turn.state.last_question = question
-    if hits and str(hits[0].band) == "answer":
+    # The NLU's out-of-scope verdict against the knowledge base's confidence: when they disagree the customer
+    # chooses among titles rather than getting a confident answer to something we may not cover.
+    doubted = out_of_scope and turn.parse is not None
+    if hits and str(hits[0].band) == "answer" and not doubted:
         others = [h.article_id for h in hits[1:] if str(h.band) != "unknown"][: MAX_SUGGESTIONS - 1]
         give_article(turn, hits[0], others)
         return
-    suggestions = [h for h in hits if str(h.band) == "suggest"][:MAX_SUGGESTIONS]
+    suggestions = [h for h in hits if str(h.band) in ("answer", "suggest")][:MAX_SUGGESTIONS]
     if suggestions:
         offer(turn, suggestions, "answer.suggest_intro")
         return
@@ -73,6 +76,11 @@ async def pick_suggestion(turn: Turn, kb: Knowledge, article_id: int) -> None:
         turn.say("bot.stale_button")
         return
     remaining = [a for a in turn.state.offered if a != article_id]
+    question = turn.state.last_question
+    if question and article_id in turn.state.offered:
+        # The customer's words and the article they chose: calibration evidence and a candidate variant.
+        language, channel, conversation_id = turn.language, turn.conversation.channel.value, turn.conversation.id
+        turn.later.append(lambda: kb.record_pick(question, language, article_id, channel, conversation_id))
     give_article(turn, article, remaining)
 
 

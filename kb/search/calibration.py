@@ -8,10 +8,12 @@ Rule (applied by :func:`calibrate` to in-scope questions with their expected art
    hit's raw similarities, fused score and margin (:mod:`kb.search.fusion`), fitted on all questions;
    off-topic questions count as wrong. Thresholds are chosen on out-of-fold confidences (5-fold), so they are
    not fitted to the very predictions they cut.
-3. ``suggest`` (the unknown boundary): the highest cut such that the questions below it are off-topic with
-   precision ≥ ``unknown_precision`` (0.90): as many off-topic questions as possible come back unknown.
-4. ``answer``: the lowest cut ≥ ``suggest`` above which the top hit is right with precision ≥
-   ``answer_precision`` (0.90), over at least ``min_support`` questions. Between the two the bot suggests.
+3. ``answer``: the lowest cut above which the top hit is right with precision ≥ ``answer_precision`` (0.97),
+   over at least ``min_support`` questions (an off-topic question answered counts as wrong): when the bot
+   answers, it is rarely wrong.
+4. ``suggest`` (the unknown boundary): the highest cut below ``answer`` that sends at most ``max_unknown``
+   (2%) of the in-scope questions to unknown; off-topic questions mostly score below it. Between the two the
+   bot offers up to three titles: the uncertain middle is a choice for the customer, not a guess.
 
 "Precision ≥ target" means the lower end of its Wilson interval (one standard error) is: with ~100 questions a
 point estimate that just meets the target is as likely as not to miss it on new questions.
@@ -27,7 +29,6 @@ import numpy.typing as npt
 
 from kb.search.fusion import CONFIDENCE_FEATURES, confidence_features, fit_weights, weight_vector
 from kb.search.index import DEFAULT_ANSWER, DEFAULT_SUGGEST, SearchIndex, Thresholds
-from kb.search.text import tokenize
 
 __all__ = ["calibrate", "choose_thresholds"]
 
@@ -49,14 +50,18 @@ def choose_thresholds(
     correct: Sequence[bool],
     off_topic: Sequence[bool],
     *,
-    answer_precision: float = 0.9,
-    unknown_precision: float = 0.9,
+    answer_precision: float = 0.97,
+    max_unknown: float = 0.02,
     min_support: int = 5,
     z: float = 1.0,
 ) -> tuple[float, float]:
     """(answer, suggest) from confidences of the top hit, whether it was right, whether the question was off-topic.
 
-    A precision "reaches" its target when its Wilson lower bound (``z`` standard errors) does.
+    ``answer``: the lowest cut above which the top hit is right with precision ≥ ``answer_precision`` (its
+    Wilson lower bound, ``z`` standard errors, over at least ``min_support`` answers); off-topic questions count
+    as wrong answers. ``suggest``: the highest cut (≤ ``answer``) that leaves at most ``max_unknown`` of the
+    in-scope questions below it: everything under it is unknown, so it is as high as in-scope questions allow.
+    Between the two the bot suggests titles.
     """
     c = np.asarray(conf, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
@@ -67,22 +72,21 @@ def choose_thresholds(
     c, ok, off = c[order], ok[order], off[order]
     # Cut points between neighbouring confidences, plus one below all and one above all.
     cuts = np.concatenate([[c[0] - 1e-6], (c[1:] + c[:-1]) / 2, [c[-1] + 1e-6]])
-    suggest = float(cuts[0])
-    for t in cuts[::-1]:
-        below = c < t
-        if below.any() and wilson_lower(int(off[below].sum()), int(below.sum()), z) >= unknown_precision:
-            suggest = float(t)
-            break
-    # the lowest cut whose answered questions (at least min_support of them) are precise enough
     answer = float(min(cuts[-1], 1.0))
     for t in cuts:
-        if t < suggest:
-            continue
         above = c >= t
         if above.sum() >= min_support and wilson_lower(int(ok[above].sum()), int(above.sum()), z) >= answer_precision:
             answer = float(t)
             break
-    return max(answer, suggest), suggest
+    inside = ~off
+    suggest = float(cuts[0])
+    for t in cuts[::-1]:
+        if t > answer:
+            continue
+        if not inside.any() or (c[inside] < t).mean() <= max_unknown:
+            suggest = float(t)
+            break
+    return answer, min(suggest, answer)
 
 
 def _oof_confidence(x: F64, y: npt.NDArray[np.bool_], c_reg: float) -> tuple[dict[str, float], F64]:
@@ -119,8 +123,8 @@ def calibrate(
     in_scope: Sequence[tuple[str, str, int]],
     off_topic: Sequence[tuple[str, str]],
     *,
-    answer_precision: float = 0.9,
-    unknown_precision: float = 0.9,
+    answer_precision: float = 0.97,
+    max_unknown: float = 0.02,
     fit_fusion: bool = True,
     min_fit: int = 20,
 ) -> Thresholds:
@@ -128,7 +132,7 @@ def calibrate(
     current = index.thresholds
     items: list[tuple[str, str, int | None]] = [(q, lang, aid) for q, lang, aid in in_scope]
     items += [(q, lang, None) for q, lang in off_topic]
-    prepared = [(index.prepare_query(q), lang, aid) for q, lang, aid in items]
+    prepared = [(index.analyse(q), lang, aid) for q, lang, aid in items]
     rows = [(t, lang, aid) for t, lang, aid in prepared if t is not None]
     if not rows or len(index) == 0:
         return current
@@ -138,9 +142,8 @@ def calibrate(
         doc = docs.get(aid) if aid is not None else None
         return (doc.key or f"#{doc.article_id}") if doc is not None else None
 
-    vecs = index.embedder.embed_queries([t for t, _, _ in rows])
-    tokens = [tokenize(t) for t, _, _ in rows]
-    scored = [index.score(v, toks) for v, toks in zip(vecs, tokens, strict=True)]
+    vecs = index.embedder.embed_queries([t.text for t, _, _ in rows])
+    scored = [index.score_analysed(v, t) for v, (t, _, _) in zip(vecs, rows, strict=True)]
 
     weights = dict(current.weights)
     if fit_fusion:
@@ -166,7 +169,7 @@ def calibrate(
         margin = top.score - hits[1].score if len(hits) > 1 else 1.0
         i = int(np.argmax(sc.scores))
         raw = dict(zip(index.features, sc.raw[i].tolist(), strict=True))
-        inputs = confidence_features(top.score, margin, raw)
+        inputs = confidence_features(top.score, margin, raw, index.foreign_terms(sc, int(sc.slots[i])))
         feats.append([inputs[name] for name in CONFIDENCE_FEATURES])
         correct.append(aid is not None and key(top.article_id) == key(aid))
         off.append(aid is None)
@@ -176,7 +179,7 @@ def calibrate(
     else:
         model, oof = _oof_confidence(np.asarray(feats, dtype=np.float64), y, c_reg=1.0)
     answer, suggest = choose_thresholds(
-        oof.tolist(), correct, off, answer_precision=answer_precision, unknown_precision=unknown_precision
+        oof.tolist(), correct, off, answer_precision=answer_precision, max_unknown=max_unknown
     )
     off_a = np.asarray(off)
     unknown = oof < suggest
@@ -188,5 +191,6 @@ def calibrate(
         "answer_share": round(float((oof >= answer).mean()), 4),
         "unknown_precision": round(float(off_a[unknown].mean()) if unknown.any() else 1.0, 4),
         "unknown_recall": round(float(unknown[off_a].mean()) if off_a.any() else 1.0, 4),
+        "in_scope_unknown": round(float(unknown[~off_a].mean()) if (~off_a).any() else 0.0, 4),
     }
     return Thresholds(round(answer, 4), round(suggest, 4), weights, model, info)

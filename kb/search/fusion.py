@@ -19,8 +19,9 @@ articles (a missing feature, e.g. ``body`` for an article without an answer, cou
 fitted on tuning queries by maximising the likelihood of the right article under a softmax over candidates
 (conditional logit, Newton's method), shrunk towards the defaults.
 
-``confidence`` is a logistic model over the top hit's raw similarities, its fused score and its margin over
-the next article: the probability that the hit answers the question. It is fitted by
+``confidence`` is a logistic model over the top hit's raw similarities, its fused score, its margin over
+the next article and the off-topic terms of the question that the article does not mention: the probability
+that the hit answers the question. It is fitted by
 :func:`kb.search.calibration.calibrate`.
 """
 
@@ -69,7 +70,7 @@ def base_name(feature: str) -> str:
 # (bench/kb_retrieval.py); the prior that calibration shrinks towards, and the weights until it has run.
 DEFAULT_WEIGHTS: dict[str, float] = {"cent": 0.4, "qmax": 0.25, "wcent": 1.4, "body": 0.5, "bm25": 0.6}
 
-CONFIDENCE_FEATURES: tuple[str, ...] = ("score", "margin", "cent", "wcent", "qmax", "body", "bm25")
+CONFIDENCE_FEATURES: tuple[str, ...] = ("score", "margin", "cent", "wcent", "qmax", "body", "bm25", "foreign")
 # The model calibrated on the demo knowledge base with the default embedder (``use``); other embedders need
 # their own calibration (their cosines live on other scales).
 DEFAULT_CONFIDENCE: dict[str, float] = {
@@ -81,6 +82,7 @@ DEFAULT_CONFIDENCE: dict[str, float] = {
     "qmax": 2.5,
     "body": -0.9,
     "bm25": 2.6,
+    "foreign": -3.0,
 }
 
 _MIN_STD = 1e-3
@@ -189,14 +191,19 @@ def combined(raw: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
-def confidence_features(score: float, margin: float, raw: Mapping[str, float]) -> dict[str, float]:
-    """Inputs of the confidence model for one hit (missing similarities count as 0, BM25 as log1p)."""
+def confidence_features(score: float, margin: float, raw: Mapping[str, float], foreign: int = 0) -> dict[str, float]:
+    """Inputs of the confidence model for one hit (missing similarities count as 0, BM25 as log1p).
+
+    ``foreign``: how many off-topic terms (other companies, services not offered) the question names that the
+    hit's article does not mention.
+    """
     both = combined(raw)
     out = {"score": score, "margin": margin}
     for name in ("cent", "wcent", "qmax", "body"):
         v = both[name]
         out[name] = v if math.isfinite(v) else 0.0
     out["bm25"] = math.log1p(max(both["bm25"], 0.0))
+    out["foreign"] = float(min(foreign, 2))
     return out
 
 

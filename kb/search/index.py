@@ -35,6 +35,7 @@ from kb.search.fusion import (
     fuse,
 )
 from kb.search.lexical import LexicalIndex
+from kb.search.query import Analysed, Lexicon, QueryAnalyser, Vocabulary, words_of
 from kb.search.text import MAX_QUERY_CHARS, has_words, markdown_to_text, split_chunks, tokenize
 from nlu.embedding import Embedder
 
@@ -157,6 +158,7 @@ class Scored:
     raw: npt.NDArray[np.float64]  # (n_candidates, len(index.features))
     z: npt.NDArray[np.float64]
     scores: npt.NDArray[np.float64]
+    foreign: tuple[tuple[tuple[str, ...], ...], ...] = ()  # the off-topic terms the query names (aliases, lemmas)
 
 
 @dataclass(slots=True)
@@ -177,6 +179,7 @@ class SearchIndex:
         max_candidates: int = 256,
         shrinkage: float = 1.0,
         chunk_chars: int = 400,
+        lexicon: Lexicon | None = None,
     ) -> None:
         self.embedder = embedder
         self.thresholds = thresholds if thresholds is not None else Thresholds()
@@ -202,6 +205,10 @@ class SearchIndex:
         self._key_of_slot = np.zeros(64, dtype=np.int64)
         self._key_ids: dict[str, int] = {}
         self._versions: dict[int, dict[str, int]] = {}  # key id -> language -> article id
+        self._token_sets: dict[int, frozenset[str]] = {}  # slot -> the article's lemmas
+        self.vocabulary = Vocabulary()  # words of every article: what misspellings are corrected towards
+        self._latin_ru = Vocabulary()  # Latin words of the Russian articles: kept when Latin text is Russian
+        self.analyser = QueryAnalyser(lexicon or Lexicon(), self.vocabulary, self._latin_ru)
 
     # ------------------------------------------------------------------ content
     def __len__(self) -> int:
@@ -266,6 +273,8 @@ class SearchIndex:
                 self._versions.setdefault(key_id, {}).setdefault(doc.language, doc.article_id)
                 batch.append((slot, v, len(variants)))
                 self._lexical.set(slot, toks)
+                self._token_sets[slot] = frozenset(toks)
+                self._add_words(doc)
             for (a, b), store in zip(self._blocks, self._dense, strict=True):
                 parts = [(slot, self._part(v, a, b), n_var) for slot, v, n_var in batch]
                 store.set_many([(slot, part[:n_var], part[n_var:]) for slot, part, n_var in parts])
@@ -288,11 +297,26 @@ class SearchIndex:
                 store.maybe_relearn()
             self._lexical.refresh()
 
+    @staticmethod
+    def _words(doc: Document) -> list[str]:
+        return words_of(" ".join([doc.title, *doc.questions, markdown_to_text(doc.body)]))
+
+    def _add_words(self, doc: Document) -> None:
+        words = self._words(doc)
+        self.vocabulary.add(words)
+        if doc.language == "ru":
+            self._latin_ru.add(w for w in words if w.isascii())
+
     def _remove(self, article_id: int) -> None:
         entry = self._entries.pop(article_id, None)
         if entry is None:
             return
         slot = entry.slot
+        self._token_sets.pop(slot, None)
+        words = self._words(entry.doc)
+        self.vocabulary.remove(words)
+        if entry.doc.language == "ru":
+            self._latin_ru.remove(w for w in words if w.isascii())
         del self._slot_entry[slot]
         self._active[slot] = False
         for store in self._dense:
@@ -328,9 +352,19 @@ class SearchIndex:
     # ------------------------------------------------------------------ scoring
     @staticmethod
     def prepare_query(query: str) -> str | None:
-        """The query as searched (cut to MAX_QUERY_CHARS), or None when it has no letters or digits."""
+        """The query cut to MAX_QUERY_CHARS, or None when it has no letters or digits."""
         query = query.strip()[:MAX_QUERY_CHARS]
         return query if has_words(query) else None
+
+    def analyse(self, query: str) -> Analysed | None:
+        """The query as searched (:mod:`kb.search.query`), or None when it has no letters or digits."""
+        return self.analyser.analyse(query)
+
+    def score_analysed(self, qvec: npt.NDArray[np.float32], analysed: Analysed) -> Scored:
+        """:meth:`score` for an analysed query: its tokens and its off-topic terms."""
+        scored = self.score(qvec, analysed.tokens)
+        scored.foreign = analysed.foreign
+        return scored
 
     def score(
         self, qvec: npt.NDArray[np.float32], tokens: list[str], weights: Mapping[str, float] | None = None
@@ -409,10 +443,13 @@ class SearchIndex:
             s = float(scored.scores[i])
             margin = s - (second if rank == 0 else top)
             raw = combined(dict(zip(self.features, scored.raw[i].tolist(), strict=True)))
-            conf = confidence(confidence_features(s, margin, raw), th.confidence)
+            foreign = self.foreign_terms(scored, int(scored.slots[i]))
+            conf = confidence(confidence_features(s, margin, raw, foreign), th.confidence)
             band = th.band(conf)
-            if rank > 0 and band is Band.ANSWER:
-                band = Band.SUGGEST
+            if rank > 0:
+                # The runners-up of a question we can answer or suggest for are the suggestions (their own
+                # confidence is low by construction: it counts their margin below the top hit).
+                band = Band.SUGGEST if hits[0].band is not Band.UNKNOWN else Band.UNKNOWN
             entry = self._slot_entry[int(scored.slots[i])]
             article_id = entry.doc.article_id
             if language is not None and entry.doc.language != language:
@@ -421,12 +458,22 @@ class SearchIndex:
             hits.append(Hit(article_id, s, conf, band, max(sims) if sims else 0.0, raw["bm25"]))
         return hits
 
+    def foreign_terms(self, scored: Scored, slot: int) -> int:
+        """How many off-topic terms of the query the article in ``slot`` does not mention."""
+        if not scored.foreign:
+            return 0
+        have = self._token_sets.get(slot, frozenset())
+        return sum(1 for term in scored.foreign if not any(all(t in have for t in alias) for alias in term))
+
     def search(self, query: str, language: str | None = None, k: int = 5) -> list[Hit]:
         """Best ``k`` articles for a customer's question; [] for an empty or letterless query."""
-        text = self.prepare_query(query)
-        if text is None or k <= 0 or not self._entries:
+        if k <= 0 or not self._entries:
             return []
-        qvec = self.embedder.embed_queries([text])[0]
-        tokens = tokenize(text)
+        analysed = self.analyse(query)
+        if analysed is None:
+            return []
+        qvec = self.embedder.embed_queries([analysed.text])[0]
         with self._lock:
-            return self._rank(self._score(qvec, tokens, None), language, k, self.thresholds)
+            scored = self._score(qvec, analysed.tokens, None)
+            scored.foreign = analysed.foreign
+            return self._rank(scored, language, k, self.thresholds)

@@ -13,7 +13,16 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["MAX_QUERY_CHARS", "has_words", "markdown_to_text", "normalize", "split_chunks", "tokenize"]
+__all__ = [
+    "MAX_QUERY_CHARS",
+    "has_words",
+    "is_known_english",
+    "is_known_russian",
+    "markdown_to_text",
+    "normalize",
+    "split_chunks",
+    "tokenize",
+]
 
 MAX_QUERY_CHARS = 2000
 """Queries are cut to this many characters: longer texts are not questions, and the cut bounds the cost."""
@@ -32,6 +41,7 @@ _lock = threading.Lock()
 _morph: Any = None
 _stemmer: Any = None
 _stop: frozenset[str] | None = None
+_english: frozenset[str] | None = None
 
 
 def normalize(text: str) -> str:
@@ -92,6 +102,25 @@ def _tools() -> tuple[Any, Any, frozenset[str]]:
                 _stemmer = Stemmer.Stemmer("english")
                 _stop = frozenset(bm25s.stopwords.STOPWORDS_EN) | frozenset(bm25s.stopwords.STOPWORDS_RUSSIAN)
     return _morph, _stemmer, _stop
+
+
+def is_known_english(word: str) -> bool:
+    """Whether a lower-case Latin word is in pyspellchecker's English word list (loaded once, ~1 s)."""
+    global _english
+    if _english is None:
+        with _lock:
+            if _english is None:
+                from spellchecker import SpellChecker
+
+                _english = frozenset(SpellChecker(language="en", distance=1).word_frequency.dictionary)
+    return word in _english
+
+
+@lru_cache(maxsize=200_000)
+def is_known_russian(word: str) -> bool:
+    """Whether a lower-case Cyrillic word is in pymorphy3's dictionary (any form of a known word)."""
+    morph, _, _ = _tools()
+    return bool(morph.word_is_known(word))
 
 
 @lru_cache(maxsize=200_000)

@@ -243,13 +243,24 @@ def test_threshold_rule_on_known_confidences() -> None:
     conf = [0.05, 0.1, 0.15, 0.2, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97]
     off = [True] * 4 + [False] * 8
     correct = [False] * 4 + [True, False] + [True] * 6
-    answer, suggest = choose_thresholds(conf, correct, off, min_support=3, z=0.0)
-    assert 0.2 < suggest <= 0.5  # everything below is off-topic
+    answer, suggest = choose_thresholds(conf, correct, off, answer_precision=0.95, min_support=3, z=0.0)
     assert 0.55 < answer <= 0.6  # above it every hit is right
-    # With the precision's lower confidence bound, 4 questions are too few to trust: the bands shrink.
-    cautious_answer, cautious_suggest = choose_thresholds(conf, correct, off, min_support=3, z=1.0)
-    assert cautious_suggest < suggest
+    assert 0.2 < suggest <= 0.5  # no in-scope question below it, every off-topic one
+    # The uncertain middle (the right hit at 0.5, the wrong one at 0.55) is suggested, not answered.
+    assert suggest < 0.5 < answer
+    assert suggest < 0.55 < answer
+    # With the precision's lower confidence bound, six right answers are too few to trust: answer less.
+    cautious_answer, _ = choose_thresholds(conf, correct, off, answer_precision=0.95, min_support=3, z=1.0)
     assert cautious_answer > answer
+    # Allowing an eighth of the in-scope questions to go unknown moves the unknown boundary up past one of them.
+    _, bolder_suggest = choose_thresholds(conf, correct, off, max_unknown=0.125, min_support=3, z=0.0)
+    assert 0.5 < bolder_suggest <= 0.55
+
+
+def test_suggest_band_separates_answer_from_unknown_on_real_questions(index: SearchIndex) -> None:
+    """Regression: answer and suggest thresholds coincided (0.46), so the suggest band was never used."""
+    th = index.thresholds
+    assert th.suggest < th.answer
 
 
 def test_thresholds_round_trip_and_default_when_absent(tmp_path: Path) -> None:
