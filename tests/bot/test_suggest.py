@@ -15,9 +15,9 @@ from sqlalchemy import select
 from core.web.keys import SESSIONS
 from kb.keys import KNOWLEDGE_BASE
 from kb.models import Article, PickStatus, SuggestionPick
-from tests.bot.harness import Desk, desk_settings, start_desk
-from tests.conftest import empty_tables
-from tests.support.botapi import BotApiStandIn
+from standin.botapi import BotApiStandIn
+from standin.stack import Stack, stack_settings, start_stack
+from tests.support.databases import empty_tables
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -27,7 +27,7 @@ RIGHT_TITLE = "Как читать ежемесячный счёт"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
-async def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Desk]:
+async def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     db_url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
     from core.db import create_engine
 
@@ -35,15 +35,15 @@ async def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     await empty_tables(engine)
     await engine.dispose()
     async with BotApiStandIn() as standin:
-        settings = desk_settings(db_url, tmp_path_factory.mktemp("var"), standin)
-        running = await start_desk(settings, standin)
+        settings = stack_settings(db_url, tmp_path_factory.mktemp("var"), standin)
+        running = await start_stack(settings, standin)
         try:
             yield running
         finally:
             await running.client.close()
 
 
-async def test_an_unsure_question_gets_titles_a_pick_answers_and_is_recorded(desk: Desk) -> None:
+async def test_an_unsure_question_gets_titles_a_pick_answers_and_is_recorded(desk: Stack) -> None:
     chat = 7001
     offered = await desk.say(chat, UNSURE)
     assert any("какая ближе" in r for r in offered), offered
@@ -71,7 +71,7 @@ async def test_an_unsure_question_gets_titles_a_pick_answers_and_is_recorded(des
     assert [c.text for c in candidates] == [UNSURE], "the editors see the customer's words as a candidate"
 
 
-async def test_a_confident_answer_records_no_pick(desk: Desk) -> None:
+async def test_a_confident_answer_records_no_pick(desk: Stack) -> None:
     chat = 7002
     replies = await desk.say(chat, "как поменять пароль от вайфая?")
     assert any("помогло" in r for r in replies), "answered at once, no titles to choose from"

@@ -10,7 +10,8 @@ from core.db import transaction
 from core.web.keys import SESSIONS
 from kb import picks
 from kb.keys import KNOWLEDGE_BASE
-from tests.kb.test_web import ARTICLE, _json, client, sign_in
+from tests.kb.test_web import ARTICLE, LOGINS, _json, client
+from tests.support.staff import csrf_headers as sign_in
 
 __all__ = ["client"]  # the fixture, shared with the editors' API tests
 
@@ -27,7 +28,7 @@ async def _published(client: TestClient[Any, Any], csrf: dict[str, str]) -> dict
 async def test_picks_become_candidates_an_editor_accepts_into_the_articles_questions(
     client: TestClient[Any, Any],
 ) -> None:
-    csrf = await sign_in(client, "editor")
+    csrf = await sign_in(client, "editor", LOGINS)
     article = await _published(client, csrf)
     kb = client.server.app[KNOWLEDGE_BASE]
     for text in ["пульт тыкаю а приставка ноль", "Пульт тыкаю а  приставка ноль", "пульт сдох"]:
@@ -72,7 +73,7 @@ async def test_picks_become_candidates_an_editor_accepts_into_the_articles_quest
 
 
 async def test_candidates_refuse_unknown_articles_foreign_picks_and_operators(client: TestClient[Any, Any]) -> None:
-    csrf = await sign_in(client, "editor")
+    csrf = await sign_in(client, "editor", LOGINS)
     article = await _published(client, csrf)
     missing = await client.get("/api/kb/articles/999999/candidates")
     assert missing.status == 404
@@ -85,6 +86,6 @@ async def test_candidates_refuse_unknown_articles_foreign_picks_and_operators(cl
     )
     assert empty.status == 422
     await client.post("/logout", headers=csrf)
-    op_csrf = await sign_in(client, "operator")
+    op_csrf = await sign_in(client, "operator", LOGINS)
     refused = await client.get(f"/api/kb/articles/{article['id']}/candidates", headers=op_csrf)
     assert refused.status == 403
