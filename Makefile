@@ -41,8 +41,8 @@ run: demo frontend
 
 lint: install frontend/node_modules/.installed
 	cd frontend && npm run --silent check
-	$(BIN)/ruff check core nlu kb sla tickets handoff bot tests bench migrations
-	$(BIN)/ruff format --check core nlu kb sla tickets handoff bot tests bench
+	$(BIN)/ruff check core nlu kb sla tickets handoff portal bot tests bench migrations
+	$(BIN)/ruff format --check core nlu kb sla tickets handoff portal bot tests bench
 
 typecheck: install
 	$(BIN)/mypy

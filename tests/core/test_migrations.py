@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import kb.models  # noqa: F401
+import portal.models  # noqa: F401
 import tickets.models  # noqa: F401
 from core.migrate import head_revisions
 from core.models import Base
