@@ -69,7 +69,7 @@ async def by_category(session: AsyncSession, language: str, category: str | None
     stmt = select(Article.slug, Article.title, Article.category).where(*_published(language))
     if category is not None:
         stmt = stmt.where(Article.category == category)
-    rows = (await session.execute(stmt.order_by(Article.category, Article.title))).tuples().all()
+    rows = (await session.execute(stmt.order_by(Article.category, Article.title))).all()
     groups: dict[str, list[ArticleLink]] = {}
     for slug, title, key in rows:
         groups.setdefault(key or "", []).append(ArticleLink(slug, title, key or ""))
@@ -98,7 +98,7 @@ async def sitemap(session: AsyncSession) -> list[SitemapEntry]:
         .where(Article.status == ArticleStatus.PUBLISHED, Article.language.in_(LANGUAGES))
         .order_by(Article.slug, Article.language)
     )
-    rows = (await session.execute(stmt)).tuples().all()
+    rows = (await session.execute(stmt)).all()
     languages: dict[str, list[str]] = {}
     for slug, language, _updated in rows:
         languages.setdefault(slug, []).append(language)
