@@ -40,7 +40,7 @@ from portal.wording import moment
 from tickets.desk import TicketDesk
 from tickets.events import Kind
 from tickets.keys import TICKET_DESK
-from tickets.models import Actor, Ticket, TicketEvent, TicketStatus
+from tickets.models import Ticket, TicketEvent, TicketStatus
 from tickets.notify import latest_conversation
 from tickets.status import OPEN_STATUSES
 
@@ -155,7 +155,7 @@ async def portal_welcome(request: web.Request) -> web.Response:
 def _refused(request: web.Request, state: links.LinkState) -> web.Response:
     status = 404 if state is links.LinkState.UNKNOWN else 410
     response = _welcome(request, status, f"portal.link.{state.value}")
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -181,16 +181,23 @@ async def portal_enter_page(request: web.Request) -> web.Response:
         noindex=True,
     )
     # The token is in this page's URL: no Referer may carry it to another site, no cache may keep it.
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def _same_origin(request: web.Request) -> bool:
-    """A browser's form post from our own pages (a cross-site form must not sign a visitor in as someone else)."""
+    """A browser's form post from our own pages (a cross-site form must not sign a visitor in as someone else).
+
+    Browsers say where a request comes from in ``Sec-Fetch-Site``; older ones only in ``Origin``. A client that
+    says neither is not a browser being tricked, and the single-use token still protects the link.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("Origin")
-    if origin is None:
-        return True  # not a browser form (or a browser too old to say); the single-use token still protects it
+    if origin is None or origin == "null":
+        return True
     public = request.config_dict[SETTINGS].public_url.rstrip("/")
     return origin in (public, f"{request.scheme}://{request.host}") or urlsplit(origin).netloc == request.host
 
@@ -285,7 +292,7 @@ async def _history(request: web.Request, session: AsyncSession, ticket: Ticket, 
             action = desk.action_text(event, language)
             if action is None:
                 continue
-            items.append({"who": "system" if event.actor is not Actor.CUSTOMER else "customer", "text": action})
+            items.append({"who": "system", "text": action})
         items[-1]["when"] = moment(t, event.created_at, language, customer.timezone)
         items[-1]["at"] = event.created_at.isoformat()
     return items
