@@ -10,11 +10,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from aiohttp import web
 
-from core.db import transaction
 from core.templates import LANGUAGES
-from core.web.keys import SESSIONS
 from core.web.routes import Access, Routes
-from portal import helpcenter
+from portal.keys import LIBRARY
 from portal.site import absolute
 
 __all__ = ["routes"]
@@ -52,8 +50,7 @@ def _url(loc: str, alternates: list[tuple[str, str]], lastmod: str | None = None
 @routes.get("/sitemap.xml", access=Access.PUBLIC)
 async def sitemap(request: web.Request) -> web.Response:
     """Every public page of the help center, with translations as hreflang alternates."""
-    async with transaction(request.config_dict[SESSIONS]) as session:
-        entries = await helpcenter.sitemap(session)
+    entries = request.config_dict[LIBRARY].sitemap()
     urls: list[str] = []
     for path in ("", "plans"):
         alternates = [(lang, absolute(request, f"/help/{lang}/{path}")) for lang in LANGUAGES]

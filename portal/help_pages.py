@@ -20,11 +20,10 @@ from core.templates import LANGUAGES
 from core.web.keys import SESSIONS, SETTINGS, TEMPLATES
 from core.web.routes import Access, Routes
 from kb.keys import KNOWLEDGE_BASE
-from kb.markdown import render_html
 from kb.search.index import Band
 from portal import helpcenter
 from portal.forms import Spent, spend_vote_token, vote_token
-from portal.keys import SITE
+from portal.keys import LIBRARY, SITE
 from portal.site import (
     PageError,
     absolute,
@@ -93,8 +92,7 @@ async def help_root(request: web.Request) -> web.StreamResponse:
 async def help_home(request: web.Request) -> web.Response:
     """The help center's start page: categories with their articles, the search box, the catalog."""
     language = _language(request)
-    async with transaction(request.config_dict[SESSIONS]) as session:
-        categories = await helpcenter.by_category(session, language)
+    categories = request.config_dict[LIBRARY].by_category(language)
     t = request.config_dict[TEMPLATES]
     return render(
         request,
@@ -124,8 +122,7 @@ async def help_category(request: web.Request) -> web.Response:
     key = request.match_info["category"]
     if not helpcenter.CATEGORY.match(key):
         raise PageError(404, "help.error.category")
-    async with transaction(request.config_dict[SESSIONS]) as session:
-        found = await helpcenter.by_category(session, language, key)
+    found = request.config_dict[LIBRARY].by_category(language, key)
     if not found:
         raise PageError(404, "help.error.category")
     name = _category_name(request, key, language)
@@ -197,12 +194,12 @@ async def help_article(request: web.Request) -> web.Response:
     """One published article: readable URL, title, description, Open Graph, hreflang, "was this helpful?"."""
     language = _language(request)
     slug = request.match_info["slug"]
-    async with transaction(request.config_dict[SESSIONS]) as session:
-        article = await helpcenter.article(session, language, slug)
-        if article is None:
-            raise PageError(404, "help.error.article")
-        languages = await helpcenter.translations(session, slug)
-        related = await helpcenter.by_category(session, language, article.category)
+    library = request.config_dict[LIBRARY]
+    article = library.article(language, slug)
+    if article is None:
+        raise PageError(404, "help.error.article")
+    languages = library.translations(slug)
+    related = library.by_category(language, article.category)
     settings = request.config_dict[SETTINGS]
     t = request.config_dict[TEMPLATES]
     query = _query(request)[:MAX_QUERY_CHARS]
@@ -217,7 +214,7 @@ async def help_article(request: web.Request) -> web.Response:
         article={
             "slug": article.slug,
             "title": article.title,
-            "html": render_html(article.body),
+            "html": article.html,
             "updated_at": article.updated_at,
             "category": article.category,
             "category_name": _category_name(request, article.category, language) if article.category else "",
@@ -252,11 +249,11 @@ async def help_vote(request: web.Request) -> web.StreamResponse:
     if helpful not in ("yes", "no"):
         raise PageError(422, "help.error.vote_value")
     kb = request.config_dict[KNOWLEDGE_BASE]
+    article = request.config_dict[LIBRARY].article(language, slug)
+    if article is None:
+        raise PageError(404, "help.error.article")
+    article_id = article.id
     async with transaction(request.config_dict[SESSIONS]) as session:
-        article = await helpcenter.article(session, language, slug)
-        if article is None:
-            raise PageError(404, "help.error.article")
-        article_id = article.id
         spent = await spend_vote_token(session, request.config_dict[SETTINGS].secret, token, article_id)
     if spent is Spent.INVALID:
         raise PageError(400, "help.error.vote_expired")

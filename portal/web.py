@@ -2,7 +2,7 @@
 
 ``register(app)`` mounts ``/help`` (help center and catalog) and ``/portal`` (the customer portal), each with
 its error pages; ``portal_ctx`` loads the catalog (refusing a bad ``data/catalog.yml`` or plan text at
-start-up) and prunes spent links and form tokens hourly.
+start-up) and the published articles, resyncs those every minute and prunes spent links and form tokens hourly.
 """
 
 from __future__ import annotations
@@ -15,17 +15,19 @@ from aiohttp import web
 
 from core.db import transaction
 from core.periodic import PeriodicTask
-from core.web.keys import PORTAL_DENIED, SESSIONS, SETTINGS, TEMPLATES
+from core.web.keys import BUS, PORTAL_DENIED, SESSIONS, SETTINGS, TEMPLATES
 from core.web.routes import Access, Routes
 from portal import account_pages, catalog_pages, crawlers, forms, help_pages, links
 from portal.catalog import Catalog
-from portal.keys import SITE
+from portal.helpcenter import Library
+from portal.keys import LIBRARY, SITE
 from portal.site import Site, negotiated_language, page_errors
 
 __all__ = ["PAGES_DIR", "portal_ctx", "register"]
 
 PAGES_DIR = Path(__file__).parent / "pages"
 PRUNE_SECONDS = 3600.0
+RESYNC_SECONDS = 60.0
 WIDGET_PATH = "/widget.js"
 
 entry = Routes("help")
@@ -62,8 +64,11 @@ def _serves(app: web.Application, path: str) -> bool:
 
 
 async def portal_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The catalog and the site's settings (a root-app cleanup context, after the ticket desk's)."""
+    """The catalog, the published articles and the site's settings (a root-app cleanup context)."""
     settings = app[SETTINGS]
+    library = Library(app[SESSIONS], app[BUS])
+    await library.start()
+    app[LIBRARY] = library
     catalog = await asyncio.to_thread(Catalog.load, settings.data_dir, app[TEMPLATES])
     username = settings.telegram_bot_username.lstrip("@")
     widget = settings.help_widget_site if settings.help_widget_site and _serves(app, WIDGET_PATH) else None
@@ -75,7 +80,17 @@ async def portal_ctx(app: web.Application) -> AsyncIterator[None]:
             await forms.prune_spent(session)
         return False
 
-    task = PeriodicTask("portal-prune", prune, PRUNE_SECONDS, initial_delay=60.0)
-    task.start()
+    async def resync() -> bool:
+        await library.resync()
+        return False
+
+    # Events keep the articles current at once; the resync catches what a missed event would leave behind.
+    tasks = [
+        PeriodicTask("portal-resync", resync, RESYNC_SECONDS, initial_delay=RESYNC_SECONDS),
+        PeriodicTask("portal-prune", prune, PRUNE_SECONDS, initial_delay=60.0),
+    ]
+    for task in tasks:
+        task.start()
     yield
-    await task.stop()
+    for task in tasks:
+        await task.stop()

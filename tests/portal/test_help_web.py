@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -16,6 +17,7 @@ from core.web.keys import SESSIONS
 from kb.articles import create_article
 from kb.models import Article, Gap
 from kb.schemas import ArticleContent
+from tests.core.test_web import sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 TOKEN = re.compile(r'name="token" value="([^"]+)"')
@@ -208,3 +210,35 @@ async def test_robots_and_sitemap_let_search_engines_in(client: TestClient[Any, 
     for loc in locations[:5] + locations[-5:]:
         path = loc.split("://", 1)[1].split("/", 1)[1]
         assert (await client.get(f"/{path}")).status == 200, loc
+
+
+async def test_publishing_and_archiving_reach_the_help_center_at_once(client: TestClient[Any, Any]) -> None:
+    csrf = await sign_in(client, "editor")
+    headers = {"X-CSRF-Token": csrf}
+    body = {
+        "slug": "router-on-the-balcony",
+        "language": "ru",
+        "title": "Роутер на балконе",
+        "questions": ["можно ли поставить роутер на балкон"],
+        "body": "Можно, если там не бывает мороза и сырости. **Лучше** — в комнате.",
+        "category": "equipment",
+    }
+    created = await (await client.post("/api/kb/articles", json=body, headers=headers)).json()
+    assert (await client.get("/help/ru/router-on-the-balcony")).status == 404, "a draft is not public"
+    published = await client.post(f"/api/kb/articles/{created['id']}/publish", headers=headers)
+    assert published.status == 200
+    page = await status_soon(client, "/help/ru/router-on-the-balcony", 200)
+    assert "<strong>Лучше</strong>" in await page.text()
+    assert "router-on-the-balcony" in await (await client.get("/sitemap.xml")).text()
+    archived = await client.post(f"/api/kb/articles/{created['id']}/archive", headers=headers)
+    assert archived.status == 200
+    await status_soon(client, "/help/ru/router-on-the-balcony", 404)
+    assert "router-on-the-balcony" not in await (await client.get("/help/ru/category/equipment")).text()
+
+
+async def status_soon(client: TestClient[Any, Any], path: str, status: int, within: float = 2.0) -> Any:
+    """The page once it answers ``status``: the change travels by the event bus, within a second."""
+    async with asyncio.timeout(within):
+        while (response := await client.get(path)).status != status:
+            await asyncio.sleep(0.05)
+    return response
