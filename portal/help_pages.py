@@ -173,12 +173,15 @@ async def help_search(request: web.Request) -> web.Response:
     band = hits[0].band if hits else Band.UNKNOWN
     context["page_title"] = t.render("help.search.title_for", language, query=query[:60])
 
+    library = request.config_dict[LIBRARY]
+
     def link(hit: Any) -> dict[str, Any]:
+        held = library.get(hit.article_id)
         return {
             "url": f"/help/{hit.language}/{hit.slug}?q={quoted(query)}",
             "title": hit.title,
             "language": hit.language,
-            "excerpt": helpcenter.description(hit.answer_markdown, 220),
+            "excerpt": held.description if held is not None else helpcenter.description(hit.answer_markdown),
         }
 
     if band is Band.ANSWER:
@@ -209,7 +212,7 @@ async def help_article(request: web.Request) -> web.Response:
         "help_article.html",
         language=language,
         page_title=t.render("help.article.title", language, title=article.title),
-        description=helpcenter.description(article.body),
+        description=article.description,
         og_type="article",
         article={
             "slug": article.slug,

@@ -84,6 +84,7 @@ class PublicArticle:
     updated_at: datetime
     version: int
     _html: str | None = field(default=None, repr=False)
+    _description: str | None = field(default=None, repr=False)
 
     @property
     def html(self) -> str:
@@ -91,6 +92,13 @@ class PublicArticle:
         if self._html is None:
             self._html = render_html(self.body)
         return self._html
+
+    @property
+    def description(self) -> str:
+        """The meta description, made once per version."""
+        if self._description is None:
+            self._description = description(self.body)
+        return self._description
 
     @property
     def link(self) -> ArticleLink:
@@ -116,6 +124,7 @@ class Library:
         self.bus = bus
         self._by_id: dict[int, PublicArticle] = {}
         self._by_key: dict[tuple[str, str], PublicArticle] = {}  # (language, slug)
+        self._groups: dict[tuple[str, str | None], list[Category]] = {}  # by_category's answers until a change
         self._lock = asyncio.Lock()
 
     # --- keeping up with the database ------------------------------------------------------------
@@ -147,6 +156,7 @@ class Library:
                     for a in (await session.execute(select(Article).where(Article.id.in_(ids)))).scalars()
                     if a.status is ArticleStatus.PUBLISHED
                 }
+            self._groups.clear()
             for article_id in ids:
                 self._drop(article_id)
                 if article_id in found:
@@ -170,6 +180,9 @@ class Library:
     def size(self) -> int:
         return len(self._by_id)
 
+    def get(self, article_id: int) -> PublicArticle | None:
+        return self._by_id.get(article_id)
+
     def article(self, language: str, slug: str) -> PublicArticle | None:
         """The published article ``slug`` in ``language``; None for anything else (also for malformed slugs)."""
         return self._by_key.get((language, slug)) if SLUG.match(slug) else None
@@ -180,6 +193,12 @@ class Library:
 
     def by_category(self, language: str, category: str | None = None) -> list[Category]:
         """Published articles of ``language`` grouped by category (categories and titles in alphabetical order)."""
+        cached = self._groups.get((language, category))
+        if cached is None:
+            cached = self._groups[(language, category)] = self._group(language, category)
+        return cached
+
+    def _group(self, language: str, category: str | None) -> list[Category]:
         chosen = sorted(
             (a for a in self._by_id.values() if a.language == language and category in (None, a.category)),
             key=lambda a: (a.category, a.title.casefold()),
