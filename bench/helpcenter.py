@@ -53,6 +53,12 @@ PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 WARM_UP_S = 10.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (Linux /proc), for a figure a busy machine does not skew."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 1) if values else 0.0
 
@@ -148,7 +154,7 @@ async def reader(
 
 
 async def measure(
-    base: str, args: argparse.Namespace, pages: list[tuple[str, str]], questions: list[tuple[str, str]]
+    base: str, args: argparse.Namespace, pages: list[tuple[str, str]], questions: list[tuple[str, str]], pid: int
 ) -> dict[str, Any]:
     times: dict[str, list[float]] = {"article": [], "search": []}
     errors: list[str] = []
@@ -161,12 +167,15 @@ async def measure(
         await asyncio.gather(
             *(reader(http, base, pages, questions, share, until, 1000 + i, warm, []) for i in range(4))
         )
+        load = os.getloadavg()[0]
+        cpu = cpu_seconds(pid)
         started = time.perf_counter()
         until = started + args.seconds
         await asyncio.gather(
             *(reader(http, base, pages, questions, share, until, i, times, errors) for i in range(args.readers))
         )
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(pid) - cpu
 
     def summary(kind: str) -> dict[str, float]:
         return {"p50": percentile(times[kind], 50), "p95": percentile(times[kind], 95), "count": len(times[kind])}
@@ -176,6 +185,10 @@ async def measure(
         "article_page_ms": summary("article"),
         "search_page_ms": summary("search"),
         "requests_per_s": round(done / elapsed, 1),
+        # The server's own CPU per page served: comparable across runs however busy the machine is.
+        "server_cpu_ms_per_request": round(cpu * 1000 / done, 1) if done else None,
+        "load_average_1m": {"before": round(load, 1), "after": round(os.getloadavg()[0], 1)},
+        "cores": os.cpu_count(),
         "errors": len(errors),
         "error_examples": errors[:5],
     }
@@ -244,7 +257,7 @@ async def main() -> None:
             base = f"http://127.0.0.1:{port}"
             async with asyncio.timeout(600):
                 await wait_ready(base, "как поменять пароль от вайфая")
-            result = await measure(base, args, pages, questions)
+            result = await measure(base, args, pages, questions, server.pid)
         finally:
             if server is not None and server.returncode is None:
                 server.send_signal(signal.SIGINT)
