@@ -8,7 +8,6 @@ bot's own: :meth:`KnowledgeBase.search` with the same bands, and the same honest
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +15,7 @@ from pydantic import BaseModel
 
 from core.db import transaction
 from core.store import clean_text
-from core.templates import LANGUAGES
+from core.templates import LANGUAGES, TemplateError
 from core.web.keys import SESSIONS, SETTINGS, TEMPLATES
 from core.web.routes import Access, Routes
 from kb.keys import KNOWLEDGE_BASE
@@ -37,7 +36,6 @@ from portal.site import (
 
 __all__ = ["MAX_QUERY_CHARS", "routes"]
 
-log = logging.getLogger(__name__)
 routes = Routes("help")
 
 MAX_QUERY_CHARS = 500
@@ -58,9 +56,11 @@ def _language(request: web.Request) -> str:
 
 
 def _category_name(request: web.Request, key: str, language: str) -> str:
-    templates = request.config_dict[TEMPLATES]
-    name = f"help.categories.{key}"
-    return templates.render(name, language) if name in templates.keys(language) else key.replace("_", " ").capitalize()
+    """A category's name from the templates; a category without one is shown by its key."""
+    try:
+        return request.config_dict[TEMPLATES].render(f"help.categories.{key or 'other'}", language)
+    except TemplateError:
+        return key.replace("_", " ").replace("-", " ").capitalize()
 
 
 def _switch_home(language: str, path: str = "") -> list[dict[str, Any]]:
