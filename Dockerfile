@@ -10,6 +10,7 @@ COPY kb kb
 COPY sla sla
 COPY tickets tickets
 COPY handoff handoff
+COPY portal portal
 COPY bot bot
 COPY migrations migrations
 COPY alembic.ini ./

@@ -24,6 +24,7 @@ from kb import web as kb_web
 from nlu.embedding import shared_embedder
 from nlu.engines import nlu_engine_ctx
 from nlu.keys import EMBEDDER
+from portal import web as portal_web
 from tickets import web as tickets_web
 
 MAX_BODY = 2 * 1024 * 1024
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[TEMPLATES] = Templates.load(settings.data_dir / "templates", settings.default_language)
-    app[PAGES] = create_pages()
+    app[PAGES] = create_pages(portal_web.PAGES_DIR)
     app[ASSETS] = Assets(settings.static_dir)
     # The staff top bar: each section is shown to the roles that may open it.
     app[NAV] = []
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(kb_web.kb_ctx)
     app.cleanup_ctx.append(tickets_web.tickets_ctx)
     app.cleanup_ctx.append(tickets_web.breach_ctx)
+    app.cleanup_ctx.append(portal_web.portal_ctx)
     app.cleanup_ctx.append(runtime.engine_ctx)
     app.cleanup_ctx.append(runtime.telegram_ctx)
     app[ASSETS].register(app)
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_subapp("/api/inbox", handoff_web.create_app())
     app.add_subapp("/api/kb", kb_web.create_app())
     app.add_subapp("/api", tickets_web.create_app())
+    portal_web.register(app)  # the help center, the catalog and the customer portal
     # Channels add their deliverers before the outbox worker starts.
     app.cleanup_ctx.append(delivery_ctx)
     return app

@@ -179,9 +179,15 @@ def _package_commands() -> list[Callable[[Any], None]]:
     """Each package contributes its subcommands through a ``register(subparsers)`` function."""
     from kb import cli as kb_cli
     from nlu import cli as nlu_cli
+    from portal import cli as portal_cli
     from tickets import cli as tickets_cli
 
-    registers: list[Callable[[Any], None]] = [nlu_cli.register, kb_cli.register, tickets_cli.register]
+    registers: list[Callable[[Any], None]] = [
+        nlu_cli.register,
+        kb_cli.register,
+        tickets_cli.register,
+        portal_cli.register,
+    ]
     return registers
 
 

@@ -66,6 +66,20 @@ class Settings(BaseSettings):
         default=ROOT / "frontend" / "dist", description="The front-end build (pages' scripts, the widget)"
     )
     session_max_age: int = Field(default=8 * 3600, gt=0, description="Operator session lifetime, seconds")
+    telegram_bot_username: str = Field(
+        default="",
+        pattern=r"^@?[A-Za-z0-9_]{0,64}$",
+        description="The bot's @username: the help center's \"chat with us\" links to t.me/<username>",
+    )
+    help_widget_site: str = Field(
+        default="", description="Web-chat site key the help center embeds the widget with; empty: no widget there"
+    )
+    portal_link_ttl: int = Field(
+        default=15 * 60, gt=0, description="Seconds a customer portal link (sent by the bot) stays usable"
+    )
+    portal_session_max_age: int = Field(
+        default=2 * 3600, gt=0, description="Customer portal session lifetime, seconds (capped by session_max_age)"
+    )
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format")
     log_level: str = Field(default="INFO", description="Log level")
     max_message_chars: int = Field(

@@ -40,6 +40,7 @@ INTENTS = (
     "deny",
     "rate",
     "change_language",
+    "portal_link",
     OUT_OF_SCOPE,
 )
 """The product's intents: the conversation engine relies on exactly these names."""

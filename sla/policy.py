@@ -34,6 +34,7 @@ __all__ = [
     "DueTimes",
     "Impact",
     "Plan",
+    "PlanIncludes",
     "Priority",
     "SlaPolicy",
     "Targets",
@@ -196,10 +197,27 @@ class Targets(Strict):
         return data
 
 
+Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Limit = Annotated[int, Field(gt=0)] | Literal["unlimited"]
+
+
+class PlanIncludes(Strict):
+    """What a plan offers besides its targets, for the service catalog; its hours are its calendar's.
+
+    Keys name texts in the ru/en templates (``catalog.channel.<key>``, ``catalog.limit.<key>``,
+    ``catalog.extra.<key>``): the catalog refuses, at start-up, a key that has no text.
+    """
+
+    channels: tuple[Key, ...] = Field(min_length=1)
+    limits: dict[Key, Limit] = Field(default_factory=dict)  # e.g. consultations_per_month: 5 | unlimited
+    extras: tuple[Key, ...] = ()
+
+
 class Plan(Strict):
     names: dict[str, str]
     calendar: str
     targets: dict[Priority, Targets]
+    includes: PlanIncludes | None = None
 
 
 class _PlansFile(Strict):

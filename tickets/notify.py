@@ -20,7 +20,7 @@ from core.uow import UnitOfWork
 from sla.eta import FORMAT_KEY, MONTHS_KEY, WEEKDAYS_KEY, Language, format_eta
 from tickets.models import Ticket, TicketConversation
 
-__all__ = ["Notifier", "latest_conversation"]
+__all__ = ["PORTAL_LINK", "TICKET_CSAT", "Notifier", "latest_conversation"]
 
 log = logging.getLogger(__name__)
 _FALLBACK_ZONE = "UTC"
@@ -39,6 +39,7 @@ async def latest_conversation(session: AsyncSession, ticket_id: int) -> Conversa
 
 
 TICKET_CSAT = "tcsat"  # payload prefix of a ticket rating button: tcsat:<ticket id>:<rating>
+PORTAL_LINK = "portal"  # payload of the "my requests on the website" button: the bot answers with a portal link
 
 
 class Notifier:
@@ -91,7 +92,7 @@ class Notifier:
             return None
         params.setdefault("number", ticket.number)
         text = self.render(key, customer.language, **params)
-        buttons = self.rating_buttons(ticket, customer) if meta and "csat" in meta else None
+        buttons = self.rating_buttons(ticket, customer) if meta and "csat" in meta else [self.portal_button(customer)]
         return await add_outbound(
             uow,
             target,
@@ -101,6 +102,10 @@ class Notifier:
             buttons=buttons,
             meta={"ticket_id": ticket.id, "notice": key, **(meta or {})},
         )
+
+    def portal_button(self, customer: Customer) -> Button:
+        """Under a notice: the customer's requests on the website (pressed, the bot sends a one-time link)."""
+        return Button(label=self.render("portal.button", customer.language), payload=PORTAL_LINK)
 
     def rating_buttons(self, ticket: Ticket, customer: Customer) -> list[Button]:
         """1-5 buttons under a "resolved" notice: the rating is given in the chat, not on a web page."""

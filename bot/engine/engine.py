@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.engine import answer, tickets
+from bot.engine import answer, portal, tickets
 from bot.engine.ports import Desk, Knowledge, Parser
 from bot.engine.state import DialogState
 from bot.engine.turn import Turn
@@ -192,6 +192,8 @@ class ConversationEngine:
     # --- deciding -----------------------------------------------------------------------------------
 
     async def _turn(self, turn: Turn) -> None:
+        if await portal.portal_link(turn, self.settings):
+            return
         payload = turn.message.meta.get("payload")
         if isinstance(payload, str):
             await self._button(turn, payload)

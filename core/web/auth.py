@@ -4,7 +4,9 @@ Sessions are encrypted cookies (aiohttp-session + Fernet) that expire after ``se
 operator is reloaded on every request, so a disabled account or a changed role takes effect at once.
 State-changing requests made with the session cookie need the session's CSRF token (header
 ``X-CSRF-Token`` or form field ``csrf_token``). Customer routes use a signed bearer token instead of
-cookies, so CSRF does not apply to them.
+cookies, so CSRF does not apply to them. Portal routes use the same session cookie, bound to one customer
+by a magic link instead of a password (and expiring after ``portal_session_max_age``), with the same CSRF
+token.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from core.models import Operator
 from core.operators import authenticate
 from core.security import new_csrf_token, verify_token
 from core.web.errors import error_response, wants_json
-from core.web.keys import SESSIONS, SETTINGS, TEMPLATES
+from core.web.keys import PORTAL_DENIED, SESSIONS, SETTINGS, TEMPLATES
 from core.web.pages import page_language, render_page
 from core.web.routes import ACCESS_RANK, ROLE_RANK, STAFF, Access, Routes, json_response, route_spec
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPERATOR_KEY = web.RequestKey("operator", Operator)
 CUSTOMER_KEY = web.RequestKey("customer", dict[str, Any])
+PORTAL_CUSTOMER_KEY = web.RequestKey("portal_customer", int)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 COOKIE = "frontline_session"
 
@@ -67,6 +70,36 @@ def current_customer(request: web.Request) -> dict[str, Any]:
     if not isinstance(claims, dict):
         raise Unauthorized("a valid visitor token is required")
     return claims
+
+
+def portal_customer_id(request: web.Request) -> int:
+    """For portal handlers: the id of the customer the session is bound to (the middleware guarantees one)."""
+    customer_id = request.get(PORTAL_CUSTOMER_KEY)
+    if not isinstance(customer_id, int):
+        raise Unauthorized("open the portal with a link from the bot first")
+    return customer_id
+
+
+async def start_customer_session(request: web.Request, customer_id: int) -> None:
+    """A fresh session bound to one customer: whatever session the browser had (staff or another customer) ends."""
+    session = await get_session(request)
+    session.invalidate()
+    session = await get_session(request)
+    session["customer_id"] = customer_id
+    session["customer_issued_at"] = int(time.time())
+    session["csrf"] = new_csrf_token()
+
+
+def _portal_customer(request: web.Request, session: Session) -> int | None:
+    customer_id = session.get("customer_id")
+    issued = session.get("customer_issued_at")
+    if not isinstance(customer_id, int) or not isinstance(issued, int):
+        return None
+    settings = request.config_dict[SETTINGS]
+    if issued + min(settings.portal_session_max_age, settings.session_max_age) < time.time():
+        session.invalidate()
+        return None
+    return customer_id
 
 
 async def _load_operator(request: web.Request, session: Session) -> Operator | None:
@@ -132,6 +165,16 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         if claims is None or claims.get("kind") != "visitor":
             return _deny(request, 401, "a valid visitor token is required")
         request[CUSTOMER_KEY] = claims
+        return await handler(request)
+    if spec.access is Access.PORTAL:
+        session = await get_session(request)
+        customer_id = _portal_customer(request, session)
+        denied = request.config_dict.get(PORTAL_DENIED)
+        if customer_id is None:
+            return await denied(request, 401) if denied else _deny(request, 401, "open the portal with a new link")
+        if request.method in UNSAFE_METHODS and not await _check_csrf(request, session):
+            return await denied(request, 403) if denied else _deny(request, 403, "the form has expired; reload it")
+        request[PORTAL_CUSTOMER_KEY] = customer_id
         return await handler(request)
     assert spec.access in STAFF
     session = await get_session(request)

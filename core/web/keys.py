@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from jinja2 import Environment
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,3 +32,6 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 PAGES: web.AppKey[Environment] = web.AppKey("pages")
 ASSETS: web.AppKey[Assets] = web.AppKey("assets")
 NAV: web.AppKey[list[NavItem]] = web.AppKey("nav")
+# The answer to a portal request without a valid customer session (401) or CSRF token (403), from the package
+# serving the portal (its own page in its own look); without one the access middleware answers in JSON.
+PORTAL_DENIED: web.AppKey[Callable[[web.Request, int], Awaitable[web.StreamResponse]]] = web.AppKey("portal_denied")

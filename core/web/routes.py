@@ -26,6 +26,7 @@ ROUTE_ATTR = "__frontline_route__"
 class Access(enum.StrEnum):
     PUBLIC = "public"
     CUSTOMER = "customer"  # a web-chat visitor with a signed token
+    PORTAL = "portal"  # a customer signed in to the portal by a magic link (session cookie)
     OPERATOR = "operator"
     EDITOR = "editor"
     ADMIN = "admin"
