@@ -95,7 +95,35 @@ class ConversationEngine:
         return received
 
     async def handle(self, message_id: int) -> bool:
-        """Phase two: the bot's turn for one stored message. Returns False when there was nothing to do."""
+        """Phase two: the bot's turn for one stored message. Returns False when there was nothing to do.
+
+        Turns of one conversation are taken in message order: an earlier message still waiting for its turn
+        (its own task is slower, or its worker died) is handled first, so two quick messages are never
+        answered the other way round. Whoever locks the conversation first takes a turn; the other finds
+        it handled and moves on.
+        """
+        for earlier in await self._earlier_unhandled(message_id):
+            await self._take_turn(earlier)
+        return await self._take_turn(message_id)
+
+    async def _earlier_unhandled(self, message_id: int) -> list[int]:
+        async with self.sessions() as session:
+            message = await session.get(Message, message_id)
+            if message is None or message.handled_at is not None:
+                return []
+            rows = await session.execute(
+                select(Message.id)
+                .where(
+                    Message.conversation_id == message.conversation_id,
+                    Message.direction == Direction.INBOUND,
+                    Message.handled_at.is_(None),
+                    Message.seq < message.seq,
+                )
+                .order_by(Message.seq)
+            )
+            return list(rows.scalars())
+
+    async def _take_turn(self, message_id: int) -> bool:
         async with self.sessions() as session:
             message = await session.get(Message, message_id)
             if message is None or message.handled_at is not None or message.direction is not Direction.INBOUND:
