@@ -32,10 +32,19 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from bot.app import create_app
+    from core.db import wait_for_database
     from core.migrate import is_up_to_date, upgrade_async
 
     if args.port is not None:
         settings.port = args.port
+    failure = await wait_for_database(settings.database_url, settings.database_wait)
+    if failure is not None:
+        print(
+            f"Cannot reach the database after {settings.database_wait:g} s ({failure}). Check "
+            "FRONTLINE_DATABASE_URL and that the database server is running; FRONTLINE_DATABASE_WAIT sets the wait.",
+            file=sys.stderr,
+        )
+        return 3
     if not await is_up_to_date(settings.database_url):
         if settings.is_sqlite or args.migrate:
             print("applying database migrations…", file=sys.stderr)

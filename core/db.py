@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,10 +12,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SessionFactory = async_sessionmaker[AsyncSession]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -63,6 +68,33 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """A session inside one transaction: committed on success, rolled back on error."""
     async with factory() as session, session.begin():
         yield session
+
+
+async def wait_for_database(url: str, patience: float) -> str | None:
+    """Retry ``SELECT 1`` with backoff for up to ``patience`` seconds; the last failure's reason, or None.
+
+    A worker that starts before its database (a compose stack, a host reboot) should wait for it, saying so
+    in one line per attempt, rather than die with a traceback and be restarted in a loop.
+    """
+    deadline = time.monotonic() + patience
+    delay = 0.5
+    where = make_url(url).render_as_string(hide_password=True)
+    while True:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return None
+        except (OSError, TimeoutError, SQLAlchemyError) as exc:
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        finally:
+            await engine.dispose()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return reason
+        log.warning("the database at %s refuses connections (%s); retrying in %.1f s", where, reason, delay)
+        await asyncio.sleep(min(delay, left))
+        delay = min(delay * 2, 5.0)
 
 
 async def execute_autocommit(url: str, statement: str) -> None:

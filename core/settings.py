@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     )
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format")
     log_level: str = Field(default="INFO", description="Log level")
+    database_wait: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds `frontline serve` keeps retrying a database that refuses connections at start",
+    )
     max_message_chars: int = Field(
         default=16_000, gt=0, description="Longer inbound texts are stored truncated, with a note"
     )

@@ -23,8 +23,9 @@ from bot.runtime import webhook_secret
 from core.db import create_engine, session_factory
 from core.models import DeliveryState
 from standin.botapi import BotApiStandIn
+from standin.ledger import Ledger, settled
+from standin.processes import Worker, run_command, worker_env
 from tests.support.databases import empty_tables
-from tests.support.workers import Ledger, Worker, run_command, settled, worker_env
 
 pytestmark = [pytest.mark.timeout(900)]
 

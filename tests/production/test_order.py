@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.web.keys import SESSIONS
 from standin.botapi import BotApiStandIn
+from standin.ledger import read_ledger
 from standin.stack import stack_settings, start_stack
-from tests.support.workers import read_ledger
 
 # Different paths of a turn take different times (a KB search, small talk, a status lookup), so without the
 # ordering rule a quick second message overtakes a slow first one.
