@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         middlewares=[
             metrics_middleware(metrics),
             error_middleware,
-            auth.session_setup(settings.secret, settings.session_max_age),
+            auth.session_setup(settings.secret, settings.session_max_age, settings.cookies_secure),
             auth.access_middleware,
         ],
         client_max_size=MAX_BODY,
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[DELIVERERS] = {}
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(bus_ctx)
+    app.cleanup_ctx.append(auth.signin_ctx)
     app.cleanup_ctx.append(embedder_ctx)
     app.cleanup_ctx.append(nlu_engine_ctx)
     app.cleanup_ctx.append(kb_web.kb_ctx)

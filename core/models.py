@@ -249,3 +249,18 @@ class Message(Base):
     # Inbound only: when the bot finished its turn for this message. A message stored but never handled
     # (the worker died in between) is found by this column and handled on restart.
     handled_at: Mapped[datetime | None] = mapped_column()
+
+
+class StaffSession(Base):
+    """A signed-in staff browser. The cookie carries a random token; only its hash is stored.
+
+    Deleting the row ends the session for every copy of the cookie at once (logout, password change,
+    disable, role change), on every worker.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
