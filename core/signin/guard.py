@@ -21,7 +21,7 @@ import math
 import secrets
 from dataclasses import dataclass
 
-from core.security import hash_password, verify_password
+from core import security
 from core.signin.throttle import ThrottleRule, ThrottleStore
 
 ADDRESS_RULE = ThrottleRule(free=5, base=1.0, cap=15 * 60.0, window=3600.0)
@@ -69,13 +69,13 @@ class SignInGuard:
         async with self._checks:
             if password_hash is None:
                 if self._decoy is None:
-                    self._decoy = await asyncio.to_thread(hash_password, secrets.token_urlsafe(16))
-                await asyncio.to_thread(verify_password, self._decoy, password)
+                    self._decoy = await asyncio.to_thread(security.hash_password, secrets.token_urlsafe(16))
+                await asyncio.to_thread(security.verify_password, self._decoy, password)
                 return False
-            return await asyncio.to_thread(verify_password, password_hash, password)
+            return await asyncio.to_thread(security.verify_password, password_hash, password)
 
     async def warm_up(self) -> None:
         """Hash the decoy now, so the first unknown login does not cost two hashes."""
         async with self._checks:
             if self._decoy is None:
-                self._decoy = await asyncio.to_thread(hash_password, secrets.token_urlsafe(16))
+                self._decoy = await asyncio.to_thread(security.hash_password, secrets.token_urlsafe(16))

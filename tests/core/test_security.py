@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import core.signin.guard as guard_module
+import core.security as guard_module
 from bot.app import create_app
 from bot.demo import DEMO_ACCOUNTS
 from core.db import session_factory, transaction
@@ -48,7 +48,7 @@ async def client(app: web.Application, aiohttp_client: ClientFactory) -> TestCli
 
 
 @pytest.fixture
-async def clean_redis(redis_url: str) -> AsyncIterator[str]:
+async def clean_redis(redis_url: str) -> str:
     redis = Redis.from_url(redis_url)
     async for key in redis.scan_iter(match="frontline:signin:*"):
         await redis.delete(key)
