@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         "X-Forwarded-For entry (only when the proxy sets it)",
     )
 
+    image_sources: list[str] = Field(
+        default_factory=list,
+        description="Origins articles may show images from besides this site and data: URLs "
+        '(e.g. ["https://cdn.example"]); empty: none',
+    )
+
     @property
     def cookies_secure(self) -> bool:
         if self.session_cookie_secure is not None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from core.settings import Settings
     from core.signin.guard import SignInGuard
     from core.templates import Templates
+    from core.web.headers import HeaderPolicy
     from core.web.metrics import Metrics
     from core.web.pages import Assets, NavItem
 
@@ -38,3 +39,5 @@ NAV: web.AppKey[list[NavItem]] = web.AppKey("nav")
 PORTAL_DENIED: web.AppKey[Callable[[web.Request, int], Awaitable[web.StreamResponse]]] = web.AppKey("portal_denied")
 # Sign-in throttling and the off-loop password check (see core.signin).
 SIGNIN: web.AppKey[SignInGuard] = web.AppKey("signin")
+# Per-prefix exceptions to the security headers' default policy (see core.web.headers.allow_framing).
+HEADER_POLICIES: web.AppKey[list[tuple[str, HeaderPolicy]]] = web.AppKey("header_policies")

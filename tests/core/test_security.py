@@ -23,6 +23,8 @@ from core.operators import add_operator, set_active, set_password, set_role
 from core.settings import Settings
 from core.signin.guard import SignInGuard
 from core.signin.throttle import MemoryThrottle, RedisThrottle
+from core.web.headers import allow_framing
+from kb.markdown import render_html
 from tests.support.staff import DEMO_LOGINS, sign_in
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
@@ -279,3 +281,80 @@ async def test_finding5_login_page_link_with_a_tab_is_neutralised(client: TestCl
     assert 'name="next" value="/"' in page
     _status, _text, response = await _attempt(client, *DEMO_LOGINS["admin"], next="/tickets?id=1")
     assert response.headers["Location"] == "/tickets?id=1"
+
+
+# --- 10. security headers and the Secure cookie --------------------------------------------------------
+
+
+async def test_finding10_pages_send_security_headers(client: TestClient[Any, Any]) -> None:
+    page = await client.get("/login")
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "object-src 'none'" in csp
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    health = await client.get("/healthz")
+    assert health.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" not in health.headers
+    redirect = await client.get("/", allow_redirects=False)  # an exception response gets them too
+    assert redirect.status == 302
+    assert redirect.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_finding10_framing_exception_is_per_prefix(app: web.Application, aiohttp_client: ClientFactory) -> None:
+    allow_framing(app, "/login", "https://shop.example")
+    client = await aiohttp_client(app)
+    framed = await client.get("/login")
+    assert "frame-ancestors https://shop.example" in framed.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in framed.headers
+    async with another_browser(client) as browser:
+        other = await browser.get("/help")
+        if other.content_type == "text/html":
+            assert "frame-ancestors 'none'" in other.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("public_url", "setting", "secure"),
+    [("", None, False), ("https://desk.example", None, True), ("https://desk.example", False, False), ("", True, True)],
+)
+async def test_finding10_session_cookie_secure_setting(
+    settings: Settings,
+    engine: AsyncEngine,
+    aiohttp_client: ClientFactory,
+    public_url: str,
+    setting: bool | None,
+    secure: bool,
+) -> None:
+    settings.public_url = public_url
+    settings.session_cookie_secure = setting
+    client = await aiohttp_client(create_app(settings))
+    response = await client.get("/login")
+    cookie = response.cookies["frontline_session"]
+    assert bool(cookie["secure"]) is secure
+    assert cookie["httponly"]
+
+
+# --- 14. no tracking pixels in articles ----------------------------------------------------------------
+
+
+def test_finding14_article_images_only_from_this_site_data_or_the_allow_list() -> None:
+    body = "![pixel](https://tracker.example/p.gif) ![logo](/static/logo.png) ![dot](data:image/png;base64,AAAA)"
+    rendered = render_html(body)
+    assert "tracker.example" not in rendered
+    assert 'src="/static/logo.png"' in rendered
+    assert 'src="data:image/png;base64,AAAA"' in rendered
+    assert "//tracker.example" not in render_html("![p](//tracker.example/p.gif)")
+    allowed = render_html("![cdn](https://cdn.example/a.png)", image_sources=["https://cdn.example"])
+    assert 'src="https://cdn.example/a.png"' in allowed
+    assert "cdn.example.evil" not in render_html("![x](https://cdn.example.evil/a.png)", ["https://cdn.example"])
+
+
+async def test_finding14_pages_allow_images_only_from_this_site_and_the_allow_list(
+    settings: Settings, engine: AsyncEngine, aiohttp_client: ClientFactory
+) -> None:
+    settings.image_sources = ["https://cdn.example"]
+    client = await aiohttp_client(create_app(settings))
+    csp = (await client.get("/login")).headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://cdn.example" in csp
