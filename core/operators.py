@@ -94,6 +94,11 @@ async def set_active(session: AsyncSession, login: str, active: bool) -> Operato
     return operator
 
 
+async def count_active_admins(session: AsyncSession) -> int:
+    stmt = select(func.count()).select_from(Operator).where(Operator.role == Role.ADMIN, Operator.active.is_(True))
+    return int(await session.scalar(stmt) or 0)
+
+
 async def count_operators(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Operator)) or 0)
 

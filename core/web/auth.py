@@ -15,6 +15,7 @@ token.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -31,7 +32,7 @@ from yarl import URL
 from core.db import transaction
 from core.errors import InvalidInput, Unauthorized
 from core.models import Operator
-from core.operators import end_session, find_for_sign_in, record_sign_in, session_operator
+from core.operators import count_active_admins, end_session, find_for_sign_in, record_sign_in, session_operator
 from core.security import new_csrf_token, sign_token, verify_token
 from core.signin.guard import SignInGuard
 from core.signin.throttle import MemoryThrottle, RedisThrottle
@@ -41,11 +42,17 @@ from core.web.pages import page_language, render_page
 from core.web.routes import ACCESS_RANK, ROLE_RANK, STAFF, Access, Routes, json_response, route_spec
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
 OPERATOR_KEY = web.RequestKey("operator", Operator)
 CUSTOMER_KEY = web.RequestKey("customer", dict[str, Any])
 PORTAL_CUSTOMER_KEY = web.RequestKey("portal_customer", int)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 COOKIE = "frontline_session"
+NO_ADMIN_HINT = (
+    "there is no active admin account, so nobody can sign in to manage this desk; create one with "
+    "`frontline operator add LOGIN --role admin` (in Docker: `docker compose exec app frontline operator add "
+    "LOGIN --role admin`), or load the demo data with `frontline demo load` on a trial install"
+)
 DEVICE_COOKIE = "frontline_device"
 DEVICE_TTL = 180 * 24 * 3600
 
@@ -58,6 +65,10 @@ async def signin_ctx(app: web.Application) -> AsyncIterator[None]:
     redis = Redis.from_url(url) if url else None
     app[SIGNIN] = SignInGuard(RedisThrottle(redis) if redis is not None else MemoryThrottle())
     await app[SIGNIN].warm_up()
+    async with transaction(app[SESSIONS]) as db:
+        admins = await count_active_admins(db)
+    if admins == 0:
+        log.warning(NO_ADMIN_HINT)
     yield
     if redis is not None:
         await redis.aclose()

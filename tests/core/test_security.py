@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from bot.app import create_app
 from bot.demo import DEMO_ACCOUNTS
 from core.db import session_factory, transaction
 from core.operators import add_operator, set_active, set_password, set_role
-from core.settings import Settings
+from core.settings import ROOT, Settings
 from core.signin.guard import SignInGuard
 from core.signin.throttle import MemoryThrottle, RedisThrottle
 from core.web.headers import allow_framing
@@ -358,3 +359,27 @@ async def test_finding14_pages_allow_images_only_from_this_site_and_the_allow_li
     client = await aiohttp_client(create_app(settings))
     csp = (await client.get("/login")).headers["Content-Security-Policy"]
     assert "img-src 'self' data: https://cdn.example" in csp
+
+
+# --- 13. no demo staff in production -------------------------------------------------------------------
+
+
+def test_finding13_the_image_loads_demo_data_only_when_asked() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    command = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
+    assert "demo load" in command
+    assert 'if [ \\"${FRONTLINE_LOAD_DEMO:-0}\\" = 1 ]; then frontline demo load; fi' in command
+    assert "demo" in (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].splitlines()[0], "make run still asks"
+
+
+async def test_finding13_a_start_without_an_admin_says_how_to_create_one(
+    settings: Settings, engine: AsyncEngine, aiohttp_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="core.web.auth"):
+        await aiohttp_client(create_app(settings))
+    assert any("frontline operator add LOGIN --role admin" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    await add_demo_staff(engine)
+    with caplog.at_level(logging.WARNING, logger="core.web.auth"):
+        await aiohttp_client(create_app(settings))
+    assert not any("--role admin" in r.getMessage() for r in caplog.records)
