@@ -264,3 +264,17 @@ class StaffSession(Base):
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RejectedUpdate(Base):
+    """An inbound channel update that could not be stored even after cleaning: acknowledged to the channel (so
+    it cannot block the next customer's update) and kept here, raw, for operators to read."""
+
+    __tablename__ = "rejected_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    update_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

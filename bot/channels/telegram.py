@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
@@ -32,15 +33,35 @@ from aiogram.types import Message as TgMessage
 from pydantic import ValidationError
 
 from bot.engine.engine import ConversationEngine
+from core.db import transaction
 from core.errors import FrontlineError
-from core.models import Message
+from core.models import Message, RejectedUpdate
 from core.outbox import PermanentDeliveryError, TransientDeliveryError
+from core.security import MAX_ID, storable, storable_text
 from core.store import InboundMessage
 from kb.markdown import render_for_channel
 
 log = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
 ALLOWED_UPDATES = ["message", "callback_query"]
+MAX_FEED_ATTEMPTS = 3
+MAX_REJECTED_PAYLOAD = 64_000
+
+
+class RejectedUpdateError(Exception):
+    """The update can never be stored (malformed, out of range): record it and acknowledge it."""
+
+
+def _has_huge_int(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) > MAX_ID
+    if depth > 50:
+        return True
+    if isinstance(value, dict):
+        return any(_has_huge_int(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_huge_int(v, depth + 1) for v in value)
+    return False
 
 
 def _language(code: str | None) -> str | None:
@@ -118,6 +139,9 @@ class TelegramChannel:
         self._turns: set[asyncio.Task[Any]] = set()
         self._poller: asyncio.Task[None] | None = None
         self.polling_started = asyncio.Event()
+        self._failures: dict[int, int] = {}
+        self.rejected = 0
+        """Updates recorded as rejected by this process (see ``rejected_updates`` for all of them)."""
 
     @classmethod
     def create(
@@ -196,16 +220,53 @@ class TelegramChannel:
 
     async def _feed_raw(self, raw: dict[str, Any], offset: int | None) -> int | None:
         update_id = raw.get("update_id")
-        if not isinstance(update_id, int):
-            log.error("dropped an update without update_id", extra={"update": str(raw)[:500]})
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            await self.reject(raw, "no update_id")
             return offset
         try:
-            update = Update.model_validate(raw, context={"bot": self.bot})
-        except ValidationError:
-            log.error("dropped a malformed update", extra={"update_id": update_id, "update": str(raw)[:500]})
-            return update_id + 1
-        await self.dispatcher.feed_update(self.bot, update)
+            await self.feed(raw)
+        except RejectedUpdateError as exc:
+            await self.reject(raw, str(exc))
+        except Exception as exc:
+            # Retried with the batch a few times (a database hiccup passes); then recorded and skipped, so
+            # one update that can never be stored does not hold back every later one.
+            failures = self._failures[update_id] = self._failures.get(update_id, 0) + 1
+            if failures < MAX_FEED_ATTEMPTS:
+                raise
+            await self.reject(raw, f"could not be stored after {failures} attempts: {exc!r}")
+        self._failures.pop(update_id, None)
         return update_id + 1
+
+    async def feed(self, raw: Any) -> None:
+        """Clean, validate and store one raw update; RejectedUpdateError when it can never be a Telegram update."""
+        if not isinstance(raw, dict):
+            raise RejectedUpdateError("not a JSON object")
+        if _has_huge_int(raw):
+            raise RejectedUpdateError("a number is beyond 64 bits")
+        try:
+            update = Update.model_validate(storable(raw), context={"bot": self.bot})
+        except ValidationError as exc:
+            raise RejectedUpdateError(f"not a Telegram update: {exc.error_count()} problems") from None
+        await self.dispatcher.feed_update(self.bot, update)
+
+    async def reject(self, raw: Any, reason: str) -> None:
+        """Record an update that cannot be stored, raw (cleaned only so it can be stored), for operators."""
+        update_id = raw.get("update_id") if isinstance(raw, dict) else None
+        try:
+            payload = json.dumps(storable(raw), ensure_ascii=False, default=str)[:MAX_REJECTED_PAYLOAD]
+        except (ValueError, RecursionError):
+            payload = repr(raw)[:MAX_REJECTED_PAYLOAD]
+        async with transaction(self.engine.sessions) as session:
+            session.add(
+                RejectedUpdate(
+                    channel="telegram",
+                    update_id=str(update_id)[:64] if update_id is not None else None,
+                    reason=storable_text(reason)[:2000],
+                    payload=storable_text(payload),
+                )
+            )
+        self.rejected += 1
+        log.error("rejected a telegram update", extra={"update_id": update_id, "reason": reason[:300]})
 
     async def stop(self) -> None:
         if self._poller is not None:

@@ -1,4 +1,4 @@
-"""Security: server-side staff session records.
+"""Security: server-side staff session records; rejected channel updates.
 
 Revision ID: 0008_security
 Revises: 0007
@@ -37,8 +37,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_staff_sessions_operator_id"), ["operator_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_staff_sessions_expires_at"), ["expires_at"], unique=False)
 
+    op.create_table(
+        "rejected_updates",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("update_id", sa.String(length=64), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rejected_updates")),
+    )
+    with op.batch_alter_table("rejected_updates", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rejected_updates_created_at"), ["created_at"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("rejected_updates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rejected_updates_created_at"))
+    op.drop_table("rejected_updates")
     with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_sessions_expires_at"))
         batch_op.drop_index(batch_op.f("ix_staff_sessions_operator_id"))
