@@ -103,6 +103,8 @@ class Author(enum.StrEnum):
 class DeliveryState(enum.StrEnum):
     RECEIVED = "received"  # inbound: stored
     PENDING = "pending"  # outbound: stored, waiting for the delivery worker
+    SENDING = "sending"  # outbound: handed to the channel by a worker (lease in next_attempt_at)
+    UNKNOWN = "unknown"  # outbound: the worker died mid-send; maybe delivered, never re-sent — for operators
     SENT = "sent"
     FAILED = "failed"  # gave up after retries, or the channel refused for good
     INTERNAL = "internal"  # a private note: never delivered

@@ -131,6 +131,8 @@ def translate_callback(callback: CallbackQuery) -> InboundMessage | None:
 class TelegramChannel:
     """Owns the aiogram Bot and Dispatcher, the poller or the webhook, and the turns it has started."""
 
+    idempotent = False  # Telegram shows a message sent twice twice: an interrupted send becomes "unknown"
+
     def __init__(self, bot: Bot, engine: ConversationEngine) -> None:
         self.bot = bot
         self.engine = engine
@@ -280,32 +282,45 @@ class TelegramChannel:
     # --- delivering ---------------------------------------------------------------------------------
 
     async def deliver(self, message: Message) -> str | None:
-        """Send one stored reply; map Telegram's errors to retry-later or give-up."""
+        """Send one stored reply (every part, the buttons on the last); map Telegram's errors to retry-later or
+        give-up. A group that became a supergroup gets the rest of the reply — every remaining part, with the
+        buttons — at its new id, and that send's errors are classified the same way."""
         markup = _keyboard(message)
         parts = _render(message)
-        first_id: str | None = None
-        try:
-            for index, (text, parse_mode) in enumerate(parts):
-                sent = await self.bot.send_message(
-                    chat_id=int(message.chat_id),
-                    text=text,
-                    parse_mode=parse_mode,
-                    reply_markup=markup if index == len(parts) - 1 else None,
-                )
-                first_id = first_id or str(sent.message_id)
-        except TelegramRetryAfter as exc:
-            raise TransientDeliveryError("telegram rate limit", retry_after=float(exc.retry_after)) from exc
-        except TelegramMigrateToChat as exc:
-            # The group became a supergroup: send there now; the next inbound message moves the conversation.
-            sent = await self.bot.send_message(chat_id=exc.migrate_to_chat_id, text=parts[0][0], parse_mode=parts[0][1])
-            return str(sent.message_id)
-        except (TelegramServerError, TelegramNetworkError) as exc:
-            raise TransientDeliveryError(f"telegram unavailable: {exc}") from exc
-        except (TelegramForbiddenError, TelegramNotFound) as exc:
-            raise PermanentDeliveryError(f"telegram refused: {exc}") from exc
-        except TelegramBadRequest as exc:
-            raise PermanentDeliveryError(f"telegram rejected the message: {exc}") from exc
-        return first_id
+        sent_ids: list[str] = []
+        chat_id = int(message.chat_id)
+        for _hop in range(2):  # at most one migration
+            try:
+                await self._send_parts(chat_id, parts[len(sent_ids) :], markup, sent_ids)
+                return sent_ids[0] if sent_ids else None
+            except TelegramMigrateToChat as exc:
+                # The next inbound message moves the conversation; this reply goes to the new chat now.
+                chat_id = exc.migrate_to_chat_id
+            except TelegramRetryAfter as exc:
+                raise TransientDeliveryError("telegram rate limit", retry_after=float(exc.retry_after)) from exc
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                raise TransientDeliveryError(f"telegram unavailable: {exc}") from exc
+            except (TelegramForbiddenError, TelegramNotFound) as exc:
+                raise PermanentDeliveryError(f"telegram refused: {exc}") from exc
+            except TelegramBadRequest as exc:
+                raise PermanentDeliveryError(f"telegram rejected the message: {exc}") from exc
+        raise PermanentDeliveryError("the chat moved more than once while sending")
+
+    async def _send_parts(
+        self,
+        chat_id: int,
+        parts: list[tuple[str, str | None]],
+        markup: InlineKeyboardMarkup | None,
+        sent_ids: list[str],
+    ) -> None:
+        for index, (text, parse_mode) in enumerate(parts):
+            sent = await self.bot.send_message(
+                chat_id=chat_id,
+                text=text,
+                parse_mode=parse_mode,
+                reply_markup=markup if index == len(parts) - 1 else None,
+            )
+            sent_ids.append(str(sent.message_id))
 
 
 def _keyboard(message: Message) -> InlineKeyboardMarkup | None:
