@@ -22,4 +22,7 @@ RUN useradd --create-home frontline && mkdir -p /app/var && chown frontline /app
 USER frontline
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --retries=5 CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz').status == 200 else 1)"
-CMD ["sh", "-c", "frontline db upgrade && frontline demo load && frontline serve"]
+# No demo data (and so no demo staff passwords) unless asked with FRONTLINE_LOAD_DEMO=1. Without any admin
+# account the server says at start how to create one:
+#   docker compose exec app frontline operator add LOGIN --role admin
+CMD ["sh", "-c", "frontline db upgrade && if [ \"${FRONTLINE_LOAD_DEMO:-0}\" = 1 ]; then frontline demo load; fi && exec frontline serve"]

@@ -16,7 +16,8 @@ from core.settings import Settings
 from core.templates import Templates
 from core.web import auth, system
 from core.web.errors import error_middleware
-from core.web.keys import ASSETS, BUS, DB_ENGINE, METRICS, NAV, PAGES, SESSIONS, SETTINGS, TEMPLATES
+from core.web.headers import security_headers_middleware
+from core.web.keys import ASSETS, BUS, DB_ENGINE, HEADER_POLICIES, METRICS, NAV, PAGES, SESSIONS, SETTINGS, TEMPLATES
 from core.web.metrics import Metrics, metrics_middleware
 from core.web.pages import Assets, create_pages
 from handoff import web as handoff_web
@@ -69,8 +70,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = web.Application(
         middlewares=[
             metrics_middleware(metrics),
+            security_headers_middleware,
             error_middleware,
-            auth.session_setup(settings.secret, settings.session_max_age),
+            auth.session_setup(settings.secret, settings.session_max_age, settings.cookies_secure),
             auth.access_middleware,
         ],
         client_max_size=MAX_BODY,
@@ -82,9 +84,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[ASSETS] = Assets(settings.static_dir)
     # The staff top bar: each section is shown to the roles that may open it.
     app[NAV] = []
+    app[HEADER_POLICIES] = []
     app[DELIVERERS] = {}
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(bus_ctx)
+    app.cleanup_ctx.append(auth.signin_ctx)
     app.cleanup_ctx.append(embedder_ctx)
     app.cleanup_ctx.append(nlu_engine_ctx)
     app.cleanup_ctx.append(kb_web.kb_ctx)

@@ -78,7 +78,11 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
             token, settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
         )
         app[TELEGRAM_WEBHOOK] = StoringRequestHandler(
-            dispatcher=channel.dispatcher, bot=channel.bot, handle_in_background=False, secret_token=secret
+            dispatcher=channel.dispatcher,
+            bot=channel.bot,
+            handle_in_background=False,
+            secret_token=secret,
+            channel=channel,
         )
         await channel.bot.set_webhook(
             settings.telegram_webhook_url, secret_token=secret, allowed_updates=["message", "callback_query"]

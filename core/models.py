@@ -103,6 +103,8 @@ class Author(enum.StrEnum):
 class DeliveryState(enum.StrEnum):
     RECEIVED = "received"  # inbound: stored
     PENDING = "pending"  # outbound: stored, waiting for the delivery worker
+    SENDING = "sending"  # outbound: handed to the channel by a worker (lease in next_attempt_at)
+    UNKNOWN = "unknown"  # outbound: the worker died mid-send; maybe delivered, never re-sent — for operators
     SENT = "sent"
     FAILED = "failed"  # gave up after retries, or the channel refused for good
     INTERNAL = "internal"  # a private note: never delivered
@@ -249,3 +251,32 @@ class Message(Base):
     # Inbound only: when the bot finished its turn for this message. A message stored but never handled
     # (the worker died in between) is found by this column and handled on restart.
     handled_at: Mapped[datetime | None] = mapped_column()
+
+
+class StaffSession(Base):
+    """A signed-in staff browser. The cookie carries a random token; only its hash is stored.
+
+    Deleting the row ends the session for every copy of the cookie at once (logout, password change,
+    disable, role change), on every worker.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RejectedUpdate(Base):
+    """An inbound channel update that could not be stored even after cleaning: acknowledged to the channel (so
+    it cannot block the next customer's update) and kept here, raw, for operators to read."""
+
+    __tablename__ = "rejected_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    update_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,19 +1,22 @@
-"""Staff accounts: create, list, change role or password, disable; login with throttling."""
+"""Staff accounts: create, list, change role or password, disable; their server-side session records.
+
+A password change, a disable and a role change end every open session of the account.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import hashlib
+import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Operator, Role, utcnow
-from core.security import hash_password, verify_password
+from core.models import Operator, Role, StaffSession, utcnow
+from core.security import hash_password
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
 
 
@@ -46,7 +49,7 @@ async def add_operator(
     operator = Operator(
         login=login,
         name=name or login,
-        password_hash=hash_password(password),
+        password_hash=await asyncio.to_thread(hash_password, password),
         role=_role(role),
         language=language,
     )
@@ -68,54 +71,82 @@ async def list_operators(session: AsyncSession) -> list[Operator]:
 
 async def set_role(session: AsyncSession, login: str, role: str) -> Operator:
     operator = await get_operator(session, login)
-    operator.role = _role(role)
+    new_role = _role(role)
+    if new_role is not operator.role:
+        await end_all_sessions(session, operator.id)
+    operator.role = new_role
     return operator
 
 
 async def set_password(session: AsyncSession, login: str, password: str) -> Operator:
     _check_password(password)
     operator = await get_operator(session, login)
-    operator.password_hash = hash_password(password)
-    operator.failed_logins = 0
-    operator.locked_until = None
+    operator.password_hash = await asyncio.to_thread(hash_password, password)
+    await end_all_sessions(session, operator.id)
     return operator
 
 
 async def set_active(session: AsyncSession, login: str, active: bool) -> Operator:
     operator = await get_operator(session, login)
     operator.active = active
+    if not active:
+        await end_all_sessions(session, operator.id)
     return operator
+
+
+async def count_active_admins(session: AsyncSession) -> int:
+    stmt = select(func.count()).select_from(Operator).where(Operator.role == Role.ADMIN, Operator.active.is_(True))
+    return int(await session.scalar(stmt) or 0)
 
 
 async def count_operators(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Operator)) or 0)
 
 
-@dataclass(frozen=True, slots=True)
-class LoginResult:
-    operator: Operator | None
-    locked_minutes: int = 0
+async def find_for_sign_in(session: AsyncSession, login: str) -> Operator | None:
+    """The account a sign-in names, or None; the password is checked by the caller, outside the transaction."""
+    return await session.scalar(select(Operator).where(Operator.login == login.strip().lower()))
 
 
-async def authenticate(session: AsyncSession, login: str, password: str) -> LoginResult:
-    """Check a login; after repeated failures the account is locked for a while, shared by all workers."""
-    operator = await session.scalar(select(Operator).where(Operator.login == login.strip().lower()))
+async def record_sign_in(session: AsyncSession, operator_id: int, max_age: int) -> str:
+    """A new session record for a successful sign-in; returns the token for the cookie."""
     now = utcnow()
-    if operator is None or not operator.active:
-        # Spend the same time as a real check so response timing does not reveal which logins exist.
-        verify_password(hash_password("x" * MIN_PASSWORD), password)
-        return LoginResult(None)
-    if operator.locked_until is not None and operator.locked_until > now:
-        remaining = operator.locked_until - now
-        return LoginResult(None, locked_minutes=max(1, int(remaining.total_seconds() // 60) + 1))
-    if not verify_password(operator.password_hash, password):
-        operator.failed_logins += 1
-        if operator.failed_logins >= MAX_FAILED_LOGINS:
-            operator.locked_until = now + LOCKOUT
-            operator.failed_logins = 0
-            return LoginResult(None, locked_minutes=int(LOCKOUT.total_seconds() // 60))
-        return LoginResult(None)
-    operator.failed_logins = 0
-    operator.locked_until = None
+    operator = await session.get_one(Operator, operator_id)
     operator.last_login_at = now
-    return LoginResult(operator)
+    # Expired records of this account go when it signs in again: no sweeper needed to keep the table small.
+    await session.execute(
+        delete(StaffSession).where(StaffSession.operator_id == operator_id, StaffSession.expires_at < now)
+    )
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            token_hash=_token_hash(token), operator_id=operator_id, expires_at=now + timedelta(seconds=max_age)
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def session_operator(session: AsyncSession, token: str) -> Operator | None:
+    """The active account of a live session record (one query), or None."""
+    stmt = (
+        select(Operator)
+        .join(StaffSession, StaffSession.operator_id == Operator.id)
+        .where(StaffSession.token_hash == _token_hash(token), StaffSession.expires_at > utcnow())
+        .where(Operator.active.is_(True))
+    )
+    return await session.scalar(stmt)
+
+
+async def end_session(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
+
+
+async def end_all_sessions(session: AsyncSession, operator_id: int) -> int:
+    """End every session of an account; returns how many were open."""
+    result = await session.execute(delete(StaffSession).where(StaffSession.operator_id == operator_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,9 +1,18 @@
 """Delivery of the outbox: pending outbound messages are sent by their channel, with retries.
 
-A message is claimed by pushing its ``next_attempt_at`` forward by a lease inside a locking transaction
-(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite), so several workers never send the
-same message at once, and a worker that dies mid-send leaves it to be retried when the lease runs out.
-Within one conversation messages go out in order: a later reply waits for an earlier one.
+A message is claimed in a locking transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on
+SQLite): it becomes ``sending``, its attempt is counted, and ``next_attempt_at`` holds the lease, so several
+workers never send the same message at once. The claim picks, in SQL, the head of each conversation — the
+earliest reply not yet sent — and only when it is due, so replies backing off in a few chats (a 429 storm)
+never hold back another customer's. Within one conversation messages go out in order.
+
+After the send, the outcome is recorded at once (the channel's message id with it). When a worker dies
+between handing a reply to the channel and recording the outcome, the row is left ``sending``; once its
+lease has run out nobody can tell whether the customer got it. The rule chosen: such a reply becomes
+``unknown`` and is **not** sent again — an operator sees it in the conversation and can resend it by hand.
+One reply possibly missing, flagged, is better than a silent duplicate (a customer getting the same answer
+twice, or a ticket number twice, looks broken and costs trust); channels whose delivery is idempotent say
+so (``Deliverer.idempotent``) and are simply retried. Every path counts attempts against the cap.
 """
 
 from __future__ import annotations
@@ -11,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.db import SessionFactory, for_update, transaction
 from core.events import MESSAGE_STORED, Event, EventBus
@@ -22,6 +33,7 @@ from core.models import Channel, DeliveryState, Direction, Message, utcnow
 from core.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
+RECORD_TRIES = 3
 
 
 class TransientDeliveryError(Exception):
@@ -37,6 +49,9 @@ class PermanentDeliveryError(Exception):
 
 
 class Deliverer(Protocol):
+    """A channel's sender. One may also set ``idempotent = True`` when sending a message twice shows it once
+    (an interrupted send is then simply retried instead of becoming ``unknown``)."""
+
     async def deliver(self, message: Message) -> str | None:
         """Send one message; return the channel's id for it."""
         ...
@@ -87,28 +102,61 @@ class DeliveryWorker:
     async def _step(self) -> bool:
         return await self.drain_once() > 0
 
+    async def _expire_leases(self, session: AsyncSession, now: datetime) -> None:
+        """Sends whose worker died (lease over): retried if the channel is idempotent, else ``unknown``."""
+        for channel, deliverer in self._deliverers.items():
+            stale = (
+                Message.delivery_state == DeliveryState.SENDING,
+                Message.channel == channel,
+                Message.next_attempt_at < now,
+            )
+            if getattr(deliverer, "idempotent", False):
+                await session.execute(update(Message).where(*stale).values(delivery_state=DeliveryState.PENDING))
+                continue
+            result = await session.execute(
+                update(Message)
+                .where(*stale)
+                .values(
+                    delivery_state=DeliveryState.UNKNOWN,
+                    next_attempt_at=None,
+                    last_error="the send was interrupted; the customer may or may not have it (not resent)",
+                )
+                .returning(Message.id)
+            )
+            for message_id in result.scalars():
+                log.warning("a reply's delivery is unknown; left for an operator", extra={"message_id": message_id})
+
     async def _claim(self) -> list[Message]:
-        """Claim the first due message of each conversation."""
+        """Claim the due head (earliest undelivered reply) of each conversation, in SQL."""
         now = utcnow()
         async with transaction(self._factory) as session:
+            await self._expire_leases(session, now)
+            earlier = aliased(Message)
+            blocked = exists().where(
+                earlier.conversation_id == Message.conversation_id,
+                earlier.seq < Message.seq,
+                earlier.delivery_state.in_([DeliveryState.PENDING, DeliveryState.SENDING]),
+            )
             stmt = (
                 select(Message)
                 .where(
                     Message.delivery_state == DeliveryState.PENDING,
                     Message.channel.in_(list(self._deliverers)),
+                    (Message.next_attempt_at.is_(None)) | (Message.next_attempt_at <= now),
+                    ~blocked,
                 )
-                .order_by(Message.conversation_id, Message.seq)
+                .order_by(Message.id)
                 .limit(self._batch)
             )
             stmt = for_update(stmt, session, skip_locked=True)
-            seen: set[int] = set()
             claimed: list[Message] = []
             for message in (await session.execute(stmt)).scalars():
-                if message.conversation_id in seen:
+                if message.attempts >= self.policy.max_attempts:
+                    message.delivery_state = DeliveryState.FAILED
+                    message.next_attempt_at = None
+                    message.last_error = (message.last_error or "") + " (gave up: attempt cap)"
                     continue
-                seen.add(message.conversation_id)
-                if message.next_attempt_at is not None and message.next_attempt_at > now:
-                    continue  # an earlier reply is waiting for its retry: keep the order
+                message.delivery_state = DeliveryState.SENDING
                 message.next_attempt_at = now + timedelta(seconds=self.policy.lease)
                 message.attempts += 1
                 claimed.append(message)
@@ -136,19 +184,34 @@ class DeliveryWorker:
             log.exception("delivery raised unexpectedly", extra={"message_id": message.id})
             await self._failed(message, repr(exc), None, permanent=False)
             return 0
-        async with transaction(self._factory) as session:
-            row = await session.get_one(Message, message.id)
-            row.delivery_state = DeliveryState.SENT
-            row.channel_message_id = channel_id
-            row.delivered_at = utcnow()
-            row.next_attempt_at = None
-            row.last_error = None
+        await self._record_sent(message, channel_id)
         return 1
+
+    async def _record_sent(self, message: Message, channel_id: str | None) -> None:
+        """Record the delivery (a few tries: a failed write here is what used to send a reply again and again).
+
+        If every try fails the row stays ``sending`` and becomes ``unknown`` when its lease runs out — never
+        re-sent.
+        """
+        for attempt in range(RECORD_TRIES):
+            try:
+                async with transaction(self._factory) as session:
+                    row = await session.get_one(Message, message.id)
+                    row.delivery_state = DeliveryState.SENT
+                    row.channel_message_id = channel_id
+                    row.delivered_at = utcnow()
+                    row.next_attempt_at = None
+                    row.last_error = None
+                return
+            except Exception:
+                log.exception("could not record a sent reply", extra={"message_id": message.id, "try": attempt + 1})
+                await asyncio.sleep(0.2 * (attempt + 1))
 
     async def _failed(self, message: Message, reason: str, retry_after: float | None, permanent: bool) -> None:
         async with transaction(self._factory) as session:
             row = await session.get_one(Message, message.id)
             row.last_error = reason[:2000]
+            row.delivery_state = DeliveryState.PENDING
             if permanent or row.attempts >= self.policy.max_attempts:
                 row.delivery_state = DeliveryState.FAILED
                 row.next_attempt_at = None

@@ -60,3 +60,33 @@ def verify_token(key: bytes, token: str) -> dict[str, Any] | None:
     if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int) or claims["exp"] < time.time():
         return None
     return claims
+
+
+MAX_ID = 2**63 - 1
+"""The largest id any table holds (BIGINT); a larger number in a request can name nothing."""
+
+
+def storable_text(value: str) -> str:
+    """``value`` without NUL characters and with lone surrogates replaced ("?", as the store does).
+
+    PostgreSQL text refuses NUL, and a lone surrogate cannot be encoded to UTF-8 at all: either would make
+    a later write or read fail. Customer text is cleaned the same way in ``core.store.clean_text``.
+    """
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def storable(value: Any) -> Any:
+    """A parsed JSON value with every string (keys too) made storable (see :func:`storable_text`)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable_text(str(k)): storable(v) for k, v in value.items()}
+    return value

@@ -91,6 +91,28 @@ class Settings(BaseSettings):
         default=16_000, gt=0, description="Longer inbound texts are stored truncated, with a note"
     )
 
+    session_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the staff session cookie Secure (sent over HTTPS only); unset: on when public_url is https",
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Behind a reverse proxy: take the client address for sign-in throttling from the last "
+        "X-Forwarded-For entry (only when the proxy sets it)",
+    )
+
+    image_sources: list[str] = Field(
+        default_factory=list,
+        description="Origins articles may show images from besides this site and data: URLs "
+        '(e.g. ["https://cdn.example"]); empty: none',
+    )
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return self.public_url.lower().startswith("https://")
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

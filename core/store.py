@@ -30,6 +30,7 @@ from core.models import (
     Message,
     utcnow,
 )
+from core.security import storable, storable_text
 from core.uow import UnitOfWork
 
 
@@ -200,6 +201,16 @@ async def record_inbound(
 ) -> StoredInbound:
     """Store a customer's message once; a repeat of the same channel message id returns the first one."""
     channel = parse_channel(inbound.channel)
+    # Every stored string is cleaned, not only the text: a name or file name that PostgreSQL cannot store
+    # (or a later read cannot encode) would fail the message, or every read of the conversation after it.
+    inbound = inbound.model_copy(
+        update={
+            "display_name": storable_text(inbound.display_name),
+            "attachments": storable(inbound.attachments),
+            "meta": storable(inbound.meta),
+            "payload": storable_text(inbound.payload) if inbound.payload else inbound.payload,
+        }
+    )
     text, notes = clean_text(inbound.text, max_chars)
     if not text and not inbound.attachments and not inbound.payload:
         raise InvalidInput("a message needs text, an attachment or a button payload")

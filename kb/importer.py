@@ -29,6 +29,7 @@ import csv
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,9 @@ def parse_markdown(raw: bytes, name: str, problems: list[Problem]) -> ParsedArti
         return None
     except yaml.YAMLError as exc:
         problems.append(Problem(name, 1, f"broken front matter: {exc}"))
+        return None
+    except RecursionError:
+        problems.append(Problem(name, 2, "broken front matter: nested too deeply"))
         return None
     if not isinstance(data, dict):
         problems.append(Problem(name, 2, "the front matter must be a mapping of fields (slug: ..., title: ...)"))
@@ -292,9 +296,15 @@ def _zip_files(raw: bytes) -> Iterator[tuple[str, bytes]]:
             raise ImportFailed([Problem("(upload)", 0, "the archive is too large to import at once")])
         total = 0
         for member in sorted(members, key=lambda m: m.filename):
-            with archive.open(member) as handle:
-                # Read one byte past the limit: a size header that lies is caught here, not in memory.
-                data = handle.read(MAX_FILE_BYTES + 1)
+            try:
+                with archive.open(member) as handle:
+                    # Read one byte past the limit: a size header that lies is caught here, not in memory.
+                    data = handle.read(MAX_FILE_BYTES + 1)
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError, zlib.error) as exc:
+                # A bad checksum, a false size, an unsupported compression method or an encrypted member.
+                raise ImportFailed(
+                    [Problem(member.filename, 0, f"the file cannot be read from the archive: {exc}")]
+                ) from None
             total += len(data)
             if total > MAX_ZIP_BYTES:
                 raise ImportFailed([Problem("(upload)", 0, "the archive is too large to import at once")])

@@ -33,17 +33,37 @@ _HTML_ATTRIBUTES = {
 _URL_SCHEMES = {"http", "https", "mailto", "tel"}
 
 
-def render_html(markdown: str) -> str:
-    """Markdown → HTML safe to insert into a page."""
+def _image_allowed(src: str, image_sources: Sequence[str]) -> bool:
+    """Same-origin paths, inline ``data:image/…`` and the allow-listed origins: an image from anywhere else
+    would tell a third party who read the article and when (a tracking pixel)."""
+    lowered = src.strip().lower()
+    if lowered.startswith("data:image/"):
+        return True
+    if lowered.startswith("/") and not lowered.startswith("//") and "\\" not in lowered:
+        return True
+    return any(lowered.startswith(origin.lower().rstrip("/") + "/") for origin in image_sources)
+
+
+def render_html(markdown: str, image_sources: Sequence[str] = ()) -> str:
+    """Markdown → HTML safe to insert into a page; images only from this site, data: URLs or ``image_sources``."""
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "img" and attribute == "src":
+            return value if _image_allowed(value, image_sources) else None
+        if attribute == "href" and value.strip().lower().startswith("data:"):
+            return None
+        return value
+
     raw = _md.render(markdown)
     return str(
         nh3.clean(
             raw,
             tags=_HTML_TAGS,
             attributes=_HTML_ATTRIBUTES,
-            url_schemes=_URL_SCHEMES,
+            url_schemes=_URL_SCHEMES | {"data"},
             link_rel="noopener noreferrer nofollow",
             filter_style_properties={"text-align"},
+            attribute_filter=keep,
         )
     )
 

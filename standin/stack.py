@@ -65,7 +65,7 @@ class Stack:
                             ((Message.direction == Direction.INBOUND) & Message.handled_at.is_(None))
                             | (
                                 (Message.direction == Direction.OUTBOUND)
-                                & (Message.delivery_state == DeliveryState.PENDING)
+                                & (Message.delivery_state.in_([DeliveryState.PENDING, DeliveryState.SENDING]))
                             )
                         )
                     )

@@ -88,7 +88,8 @@ async def _filter(request: web.Request, query: TicketQuery) -> TicketFilter:
     elif query.assignee == "me":
         flt.assignee_id = current_operator(request).id
     elif query.assignee:
-        if not query.assignee.isdigit():
+        # isascii: "²".isdigit() is true but int("²") fails; 19 digits bound it to a 64-bit id
+        if not (query.assignee.isascii() and query.assignee.isdigit() and len(query.assignee) <= 18):
             raise InvalidInput("assignee is an operator id, 'me' or 'none'", field="assignee")
         flt.assignee_id = int(query.assignee)
     return flt

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
@@ -32,15 +33,35 @@ from aiogram.types import Message as TgMessage
 from pydantic import ValidationError
 
 from bot.engine.engine import ConversationEngine
+from core.db import transaction
 from core.errors import FrontlineError
-from core.models import Message
+from core.models import Message, RejectedUpdate
 from core.outbox import PermanentDeliveryError, TransientDeliveryError
+from core.security import MAX_ID, storable, storable_text
 from core.store import InboundMessage
 from kb.markdown import render_for_channel
 
 log = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
 ALLOWED_UPDATES = ["message", "callback_query"]
+MAX_FEED_ATTEMPTS = 3
+MAX_REJECTED_PAYLOAD = 64_000
+
+
+class RejectedUpdateError(Exception):
+    """The update can never be stored (malformed, out of range): record it and acknowledge it."""
+
+
+def _has_huge_int(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) > MAX_ID
+    if depth > 50:
+        return True
+    if isinstance(value, dict):
+        return any(_has_huge_int(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_huge_int(v, depth + 1) for v in value)
+    return False
 
 
 def _language(code: str | None) -> str | None:
@@ -110,6 +131,8 @@ def translate_callback(callback: CallbackQuery) -> InboundMessage | None:
 class TelegramChannel:
     """Owns the aiogram Bot and Dispatcher, the poller or the webhook, and the turns it has started."""
 
+    idempotent = False  # Telegram shows a message sent twice twice: an interrupted send becomes "unknown"
+
     def __init__(self, bot: Bot, engine: ConversationEngine) -> None:
         self.bot = bot
         self.engine = engine
@@ -118,6 +141,9 @@ class TelegramChannel:
         self._turns: set[asyncio.Task[Any]] = set()
         self._poller: asyncio.Task[None] | None = None
         self.polling_started = asyncio.Event()
+        self._failures: dict[int, int] = {}
+        self.rejected = 0
+        """Updates recorded as rejected by this process (see ``rejected_updates`` for all of them)."""
 
     @classmethod
     def create(
@@ -196,16 +222,53 @@ class TelegramChannel:
 
     async def _feed_raw(self, raw: dict[str, Any], offset: int | None) -> int | None:
         update_id = raw.get("update_id")
-        if not isinstance(update_id, int):
-            log.error("dropped an update without update_id", extra={"update": str(raw)[:500]})
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            await self.reject(raw, "no update_id")
             return offset
         try:
-            update = Update.model_validate(raw, context={"bot": self.bot})
-        except ValidationError:
-            log.error("dropped a malformed update", extra={"update_id": update_id, "update": str(raw)[:500]})
-            return update_id + 1
-        await self.dispatcher.feed_update(self.bot, update)
+            await self.feed(raw)
+        except RejectedUpdateError as exc:
+            await self.reject(raw, str(exc))
+        except Exception as exc:
+            # Retried with the batch a few times (a database hiccup passes); then recorded and skipped, so
+            # one update that can never be stored does not hold back every later one.
+            failures = self._failures[update_id] = self._failures.get(update_id, 0) + 1
+            if failures < MAX_FEED_ATTEMPTS:
+                raise
+            await self.reject(raw, f"could not be stored after {failures} attempts: {exc!r}")
+        self._failures.pop(update_id, None)
         return update_id + 1
+
+    async def feed(self, raw: Any) -> None:
+        """Clean, validate and store one raw update; RejectedUpdateError when it can never be a Telegram update."""
+        if not isinstance(raw, dict):
+            raise RejectedUpdateError("not a JSON object")
+        if _has_huge_int(raw):
+            raise RejectedUpdateError("a number is beyond 64 bits")
+        try:
+            update = Update.model_validate(storable(raw), context={"bot": self.bot})
+        except ValidationError as exc:
+            raise RejectedUpdateError(f"not a Telegram update: {exc.error_count()} problems") from None
+        await self.dispatcher.feed_update(self.bot, update)
+
+    async def reject(self, raw: Any, reason: str) -> None:
+        """Record an update that cannot be stored, raw (cleaned only so it can be stored), for operators."""
+        update_id = raw.get("update_id") if isinstance(raw, dict) else None
+        try:
+            payload = json.dumps(storable(raw), ensure_ascii=False, default=str)[:MAX_REJECTED_PAYLOAD]
+        except (ValueError, RecursionError):
+            payload = repr(raw)[:MAX_REJECTED_PAYLOAD]
+        async with transaction(self.engine.sessions) as session:
+            session.add(
+                RejectedUpdate(
+                    channel="telegram",
+                    update_id=str(update_id)[:64] if update_id is not None else None,
+                    reason=storable_text(reason)[:2000],
+                    payload=storable_text(payload),
+                )
+            )
+        self.rejected += 1
+        log.error("rejected a telegram update", extra={"update_id": update_id, "reason": reason[:300]})
 
     async def stop(self) -> None:
         if self._poller is not None:
@@ -219,32 +282,45 @@ class TelegramChannel:
     # --- delivering ---------------------------------------------------------------------------------
 
     async def deliver(self, message: Message) -> str | None:
-        """Send one stored reply; map Telegram's errors to retry-later or give-up."""
+        """Send one stored reply (every part, the buttons on the last); map Telegram's errors to retry-later or
+        give-up. A group that became a supergroup gets the rest of the reply — every remaining part, with the
+        buttons — at its new id, and that send's errors are classified the same way."""
         markup = _keyboard(message)
         parts = _render(message)
-        first_id: str | None = None
-        try:
-            for index, (text, parse_mode) in enumerate(parts):
-                sent = await self.bot.send_message(
-                    chat_id=int(message.chat_id),
-                    text=text,
-                    parse_mode=parse_mode,
-                    reply_markup=markup if index == len(parts) - 1 else None,
-                )
-                first_id = first_id or str(sent.message_id)
-        except TelegramRetryAfter as exc:
-            raise TransientDeliveryError("telegram rate limit", retry_after=float(exc.retry_after)) from exc
-        except TelegramMigrateToChat as exc:
-            # The group became a supergroup: send there now; the next inbound message moves the conversation.
-            sent = await self.bot.send_message(chat_id=exc.migrate_to_chat_id, text=parts[0][0], parse_mode=parts[0][1])
-            return str(sent.message_id)
-        except (TelegramServerError, TelegramNetworkError) as exc:
-            raise TransientDeliveryError(f"telegram unavailable: {exc}") from exc
-        except (TelegramForbiddenError, TelegramNotFound) as exc:
-            raise PermanentDeliveryError(f"telegram refused: {exc}") from exc
-        except TelegramBadRequest as exc:
-            raise PermanentDeliveryError(f"telegram rejected the message: {exc}") from exc
-        return first_id
+        sent_ids: list[str] = []
+        chat_id = int(message.chat_id)
+        for _hop in range(2):  # at most one migration
+            try:
+                await self._send_parts(chat_id, parts[len(sent_ids) :], markup, sent_ids)
+                return sent_ids[0] if sent_ids else None
+            except TelegramMigrateToChat as exc:
+                # The next inbound message moves the conversation; this reply goes to the new chat now.
+                chat_id = exc.migrate_to_chat_id
+            except TelegramRetryAfter as exc:
+                raise TransientDeliveryError("telegram rate limit", retry_after=float(exc.retry_after)) from exc
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                raise TransientDeliveryError(f"telegram unavailable: {exc}") from exc
+            except (TelegramForbiddenError, TelegramNotFound) as exc:
+                raise PermanentDeliveryError(f"telegram refused: {exc}") from exc
+            except TelegramBadRequest as exc:
+                raise PermanentDeliveryError(f"telegram rejected the message: {exc}") from exc
+        raise PermanentDeliveryError("the chat moved more than once while sending")
+
+    async def _send_parts(
+        self,
+        chat_id: int,
+        parts: list[tuple[str, str | None]],
+        markup: InlineKeyboardMarkup | None,
+        sent_ids: list[str],
+    ) -> None:
+        for index, (text, parse_mode) in enumerate(parts):
+            sent = await self.bot.send_message(
+                chat_id=chat_id,
+                text=text,
+                parse_mode=parse_mode,
+                reply_markup=markup if index == len(parts) - 1 else None,
+            )
+            sent_ids.append(str(sent.message_id))
 
 
 def _keyboard(message: Message) -> InlineKeyboardMarkup | None:

@@ -1,7 +1,10 @@
 """Staff sessions, the access middleware and CSRF — the few functions every access check goes through.
 
-Sessions are encrypted cookies (aiohttp-session + Fernet) that expire after ``session_max_age``; the
-operator is reloaded on every request, so a disabled account or a changed role takes effect at once.
+Staff sessions are server-side records (``staff_sessions``): the encrypted cookie (aiohttp-session + Fernet)
+carries only a random token, and the record is looked up with the operator on every request, so logout, a
+password change, a disable or a role change ends every copy of the cookie at once, on every worker.
+Sign-in is throttled per client address and per login and checks the password off the event loop
+(``core.signin``).
 State-changing requests made with the session cookie need the session's CSRF token (header
 ``X-CSRF-Token`` or form field ``csrf_token``). Customer routes use a signed bearer token instead of
 cookies, so CSRF does not apply to them. Portal routes use the same session cookie, bound to one customer
@@ -12,33 +15,63 @@ token.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from aiohttp.web_urldispatcher import StaticResource
 from aiohttp_session import Session, get_session, session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from multidict import MultiDictProxy
 from pydantic import BaseModel
+from yarl import URL
 
 from core.db import transaction
-from core.errors import Unauthorized
+from core.errors import InvalidInput, Unauthorized
 from core.models import Operator
-from core.operators import authenticate
-from core.security import new_csrf_token, verify_token
+from core.operators import count_active_admins, end_session, find_for_sign_in, record_sign_in, session_operator
+from core.security import new_csrf_token, sign_token, verify_token
+from core.signin.guard import SignInGuard
+from core.signin.throttle import MemoryThrottle, RedisThrottle
 from core.web.errors import error_response, wants_json
-from core.web.keys import PORTAL_DENIED, SESSIONS, SETTINGS, TEMPLATES
+from core.web.keys import PORTAL_DENIED, SESSIONS, SETTINGS, SIGNIN, TEMPLATES
 from core.web.pages import page_language, render_page
 from core.web.routes import ACCESS_RANK, ROLE_RANK, STAFF, Access, Routes, json_response, route_spec
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
 OPERATOR_KEY = web.RequestKey("operator", Operator)
 CUSTOMER_KEY = web.RequestKey("customer", dict[str, Any])
 PORTAL_CUSTOMER_KEY = web.RequestKey("portal_customer", int)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 COOKIE = "frontline_session"
+NO_ADMIN_HINT = (
+    "there is no active admin account, so nobody can sign in to manage this desk; create one with "
+    "`frontline operator add LOGIN --role admin` (in Docker: `docker compose exec app frontline operator add "
+    "LOGIN --role admin`), or load the demo data with `frontline demo load` on a trial install"
+)
+DEVICE_COOKIE = "frontline_device"
+DEVICE_TTL = 180 * 24 * 3600
+
+
+async def signin_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The sign-in guard: throttle counts in Redis when configured (shared by workers), in process otherwise."""
+    from redis.asyncio import Redis
+
+    url = app[SETTINGS].redis_url
+    redis = Redis.from_url(url) if url else None
+    app[SIGNIN] = SignInGuard(RedisThrottle(redis) if redis is not None else MemoryThrottle())
+    await app[SIGNIN].warm_up()
+    async with transaction(app[SESSIONS]) as db:
+        admins = await count_active_admins(db)
+    if admins == 0:
+        log.warning(NO_ADMIN_HINT)
+    yield
+    if redis is not None:
+        await redis.aclose()
 
 
 def session_setup(secret: bytes, max_age: int, secure: bool = False) -> Any:
@@ -103,19 +136,25 @@ def _portal_customer(request: web.Request, session: Session) -> int | None:
 
 
 async def _load_operator(request: web.Request, session: Session) -> Operator | None:
-    operator_id = session.get("operator_id")
-    issued = session.get("issued_at")
-    if not isinstance(operator_id, int) or not isinstance(issued, int):
-        return None
-    if issued + request.config_dict[SETTINGS].session_max_age < time.time():
-        session.invalidate()
+    token = session.get("sid")
+    if not isinstance(token, str):
         return None
     async with transaction(request.config_dict[SESSIONS]) as db:
-        operator = await db.get(Operator, operator_id)
-    if operator is None or not operator.active:
+        operator = await session_operator(db, token)
+    if operator is None:  # ended (logout, password, role, disable) or expired
         session.invalidate()
         return None
     return operator
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | Any]:
+    """The form body; a malformed one (broken multipart, bad encoding) is a clear 4xx, not a 500."""
+    try:
+        return await request.post()
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # aiohttp raises assorted ValueError/AssertionError/UnicodeError subclasses here
+        raise InvalidInput("the form body could not be read", reason=type(exc).__name__) from None
 
 
 async def _check_csrf(request: web.Request, session: Session) -> bool:
@@ -127,7 +166,7 @@ async def _check_csrf(request: web.Request, session: Session) -> bool:
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        form = await request.post()
+        form = await read_form(request)
         value = form.get("csrf_token")
         supplied = value if isinstance(value, str) else None
     return supplied is not None and supplied == expected
@@ -193,9 +232,44 @@ routes = Routes("auth")
 
 
 def _safe_next(value: object) -> str:
+    """A local path to go to after sign-in, judged as it will be sent in ``Location``; "/" for anything else.
+
+    Browsers and yarl drop tabs and newlines from URLs, so ``/\t/evil.example`` would leave as
+    ``//evil.example``: any control character, space or backslash is refused outright, and the value the
+    redirect will carry is checked again.
+    """
     text = value if isinstance(value, str) else "/"
-    # Only local paths: an open redirect after login would hand phishers a trusted link.
-    return text if text.startswith("/") and not text.startswith("//") else "/"
+    if not text.startswith("/") or any(c <= " " or c in "\\\x7f" for c in text):
+        return "/"
+    try:
+        sent = str(URL(text))
+    except ValueError:
+        return "/"
+    parts = urlsplit(sent)
+    if not sent.startswith("/") or sent.startswith("//") or parts.scheme or parts.netloc:
+        return "/"
+    return sent
+
+
+def client_address(request: web.Request) -> str:
+    """The address sign-in throttling counts by: the peer, or the proxy's last X-Forwarded-For entry if trusted."""
+    if request.config_dict[SETTINGS].trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return request.remote or "unknown"
+
+
+def _device_key(request: web.Request) -> bytes:
+    return hashlib.sha256(b"device:" + request.config_dict[SETTINGS].secret).digest()
+
+
+def _trusted_device(request: web.Request, login: str) -> bool:
+    """Whether this browser has signed in to ``login`` before (a signed device cookie set at that sign-in)."""
+    token = request.cookies.get(DEVICE_COOKIE, "")
+    claims = verify_token(_device_key(request), token) if token else None
+    return claims is not None and claims.get("kind") == "device" and claims.get("login") == login
 
 
 @routes.get("/login", access=Access.PUBLIC, html=True)
@@ -217,44 +291,74 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/login", access=Access.PUBLIC, html=True)
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    """Sign in with login and password; locked for a while after repeated failures."""
-    form = await request.post()
-    login = str(form.get("login", ""))[:200]
+    """Sign in with login and password; throttled per client address and per login."""
+    form = await read_form(request)
+    login = str(form.get("login", ""))[:200].strip().lower()
     password = str(form.get("password", ""))[:1024]
     next_url = _safe_next(form.get("next", "/"))
-    async with transaction(request.config_dict[SESSIONS]) as db:
-        result = await authenticate(db, login, password)
-        operator_id = result.operator.id if result.operator else None
-    session = await get_session(request)
-    if operator_id is None:
-        templates = request.config_dict[TEMPLATES]
-        language = page_language(request, templates)
-        message = (
-            templates.render("login.locked", language, minutes=result.locked_minutes)
-            if result.locked_minutes
-            else templates.render("login.failed", language)
+    guard = request.config_dict[SIGNIN]
+    address = client_address(request)
+    trusted = _trusted_device(request, login)
+    templates = request.config_dict[TEMPLATES]
+    refusal = await guard.refusal(address, login, trusted)
+    if refusal is not None:
+        response = render_page(
+            request,
+            "login.html",
+            status=429,
+            csrf_token=await csrf_token(request),
+            next=next_url,
+            error=templates.render("login.throttled", page_language(request, templates), seconds=refusal.retry_after),
         )
+        response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
+    # Read the account, then check the password outside any transaction and off the event loop.
+    async with transaction(request.config_dict[SESSIONS]) as db:
+        operator = await find_for_sign_in(db, login)
+        account = (operator.id, operator.password_hash, operator.active) if operator else None
+    matches = await guard.check_password(account[1] if account else None, password)
+    if account is None or not matches or not account[2]:
+        await guard.failed(address, login, trusted)
         return render_page(
             request,
             "login.html",
             status=401,
             csrf_token=await csrf_token(request),
             next=next_url,
-            error=message,
+            error=templates.render("login.failed", page_language(request, templates)),
         )
+    await guard.succeeded(address, login)
+    settings = request.config_dict[SETTINGS]
+    async with transaction(request.config_dict[SESSIONS]) as db:
+        token = await record_sign_in(db, account[0], settings.session_max_age)
     # A fresh session on login: a session fixed before sign-in must not carry over.
+    session = await get_session(request)
     session.invalidate()
     session = await get_session(request)
-    session["operator_id"] = operator_id
+    session["sid"] = token
     session["issued_at"] = int(time.time())
     session["csrf"] = new_csrf_token()
-    raise web.HTTPFound(next_url)
+    response = web.HTTPFound(next_url)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        sign_token(_device_key(request), {"kind": "device", "login": login}, DEVICE_TTL),
+        max_age=DEVICE_TTL,
+        path="/login",
+        httponly=True,
+        samesite="Lax",
+        secure=settings.cookies_secure,
+    )
+    raise response
 
 
 @routes.post("/logout", access=Access.OPERATOR, html=True)
 async def logout(request: web.Request) -> web.StreamResponse:
-    """Sign out."""
+    """Sign out: the session record is deleted, so every copy of the cookie stops working."""
     session = await get_session(request)
+    token = session.get("sid")
+    if isinstance(token, str):
+        async with transaction(request.config_dict[SESSIONS]) as db:
+            await end_session(db, token)
     session.invalidate()
     raise web.HTTPFound("/login")
 

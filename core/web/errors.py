@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError, StatementError
 
 from core.errors import FrontlineError
 
@@ -34,6 +35,16 @@ def wants_json(request: web.Request) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
 
+def _out_of_range(exc: BaseException) -> bool:
+    if isinstance(exc, OverflowError | RecursionError | DataError):
+        return True
+    if isinstance(exc, StatementError):
+        orig = exc.orig
+        # asyncpg refuses an out-of-range argument before sending it (an interface error, not DataError)
+        return isinstance(orig, OverflowError | RecursionError | UnicodeEncodeError) or "out of int" in str(orig)
+    return False
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -45,7 +56,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code = exc.reason.lower().replace(" ", "_")
         return error_response(exc.status, code, exc.text or exc.reason)
-    except Exception:
+    except Exception as exc:
+        if _out_of_range(exc):
+            # The last line of defence for input a route did not bound (a number beyond 64 bits, a date past
+            # year 9999 in UTC, text PostgreSQL cannot store): the transaction rolled back, nothing was written.
+            log.warning("input out of range", extra={"path": request.path, "reason": repr(exc)[:300]})
+            return error_response(422, "out_of_range", "a value in the request is out of range or cannot be stored")
         log.exception("unhandled error", extra={"path": request.path})
         if not wants_json(request):
             raise

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from core.db import SessionFactory
     from core.events import EventBus
     from core.settings import Settings
+    from core.signin.guard import SignInGuard
     from core.templates import Templates
+    from core.web.headers import HeaderPolicy
     from core.web.metrics import Metrics
     from core.web.pages import Assets, NavItem
 
@@ -35,3 +37,7 @@ NAV: web.AppKey[list[NavItem]] = web.AppKey("nav")
 # The answer to a portal request without a valid customer session (401) or CSRF token (403), from the package
 # serving the portal (its own page in its own look); without one the access middleware answers in JSON.
 PORTAL_DENIED: web.AppKey[Callable[[web.Request, int], Awaitable[web.StreamResponse]]] = web.AppKey("portal_denied")
+# Sign-in throttling and the off-loop password check (see core.signin).
+SIGNIN: web.AppKey[SignInGuard] = web.AppKey("signin")
+# Per-prefix exceptions to the security headers' default policy (see core.web.headers.allow_framing).
+HEADER_POLICIES: web.AppKey[list[tuple[str, HeaderPolicy]]] = web.AppKey("header_policies")

@@ -8,6 +8,8 @@ OpenAPI document is generated from the models, and a test walks the router for r
 from __future__ import annotations
 
 import enum
+import json
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -16,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from core.errors import InvalidInput
+from core.security import MAX_ID, storable, storable_text
 from core.uow import UnitOfWork
 from core.web.keys import BUS, SESSIONS
 
@@ -109,11 +112,46 @@ class Routes:
 M = TypeVar("M", bound=BaseModel)
 
 
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise InvalidInput("the JSON body is nested too deeply") from None
+    except ValueError:
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def _bools_as_ints(model: type[BaseModel], data: Any) -> list[str]:
+    """Top-level fields typed as integers (ids) that were given ``true``/``false``: pydantic would take them as 1/0."""
+    if not isinstance(data, dict):
+        return []
+    wrong = []
+    for name, field_info in model.model_fields.items():
+        key = field_info.alias or name
+        annotation = field_info.annotation
+        allowed = typing.get_args(annotation) or (annotation,)
+        if isinstance(data.get(key), bool) and int in allowed and bool not in allowed:
+            wrong.append(key)
+    return wrong
+
+
 async def read_json(request: web.Request, model: type[M]) -> M:
-    """The body validated by ``model``; a clear 422 for anything else (empty, not JSON, wrong shape)."""
+    """The body validated by ``model``; a clear 422 for anything else (empty, not JSON, wrong shape).
+
+    Strings are made storable first (no NUL, no lone surrogates: see ``core.security.storable``), and a
+    boolean is never taken for an integer (``true`` is not operator 1).
+    """
     raw = await request.read()
     if not raw:
         raise InvalidInput("the request body is empty; a JSON object is expected")
+    data = _parse_json(raw)
+    if data is not _NOT_JSON:
+        if wrong := _bools_as_ints(model, data):
+            raise InvalidInput("a boolean is not a number", fields=wrong)
+        raw = json.dumps(storable(data)).encode()
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -125,7 +163,7 @@ async def read_json(request: web.Request, model: type[M]) -> M:
 
 def read_query(request: web.Request, model: type[M]) -> M:
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate({k: storable_text(v) for k, v in request.query.items()})
     except ValidationError as exc:
         raise InvalidInput(
             "the query parameters are not valid",
@@ -142,10 +180,14 @@ def json_response(model: BaseModel | list[BaseModel], status: int = 200) -> web.
 
 
 def match_int(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except (KeyError, ValueError):
-        raise InvalidInput(f"{name} must be an integer") from None
+    """A path integer (an id); anything else, or one no table can hold, is a clear 422."""
+    text = request.match_info.get(name, "")
+    if not (text.isascii() and text.lstrip("-").isdigit() and len(text) <= 20):
+        raise InvalidInput(f"{name} must be an integer")
+    value = int(text)
+    if abs(value) > MAX_ID:
+        raise InvalidInput(f"{name} is out of range", maximum=MAX_ID)
+    return value
 
 
 def unit_of_work(request: web.Request) -> UnitOfWork:

@@ -6,13 +6,16 @@ against the Bot API stand-in in tests/bot.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import SessionFactory, create_engine, session_factory
 from core.events import InProcessBus
-from core.models import Channel, Conversation, DeliveryState, Message
+from core.models import Channel, Conversation, DeliveryState, Message, utcnow
 from core.outbox import DeliveryWorker, PermanentDeliveryError, RetryPolicy, TransientDeliveryError
 from core.store import add_outbound, record_inbound
 from core.uow import UnitOfWork
@@ -121,3 +124,86 @@ async def test_two_workers_never_send_the_same_reply(sessions: SessionFactory, b
     await asyncio.gather(*(w.drain_once() for w in pool))
     await asyncio.gather(*(w.drain_once() for w in pool))
     assert sorted(channel.sent) == sorted(f"ответ {u}" for u in range(6))
+
+
+# --- issue 11: findings 7, 8 and 11 --------------------------------------------------------------------
+
+
+class CrashingChannel(RecordingChannel):
+    """Hands the reply to the customer, then the worker dies before it can record that (kill -9)."""
+
+    async def deliver(self, message: Message) -> str | None:
+        self.sent.append(message.text)
+        raise asyncio.CancelledError
+
+
+async def test_finding8_a_send_interrupted_by_a_crash_is_flagged_unknown_not_repeated(
+    sessions: SessionFactory, bus: InProcessBus
+) -> None:
+    await conversation_with_replies(sessions, bus, "первый", "второй")
+    crashing = CrashingChannel()
+    with pytest.raises(asyncio.CancelledError):
+        await DeliveryWorker(sessions, bus, {Channel.TELEGRAM: crashing}).drain_once()
+    assert crashing.sent == ["первый"]
+    assert [s for _, s in await states(sessions)] == [DeliveryState.SENDING, DeliveryState.PENDING]
+    # The restarted worker: once the lease is over, the interrupted reply is flagged, not sent again, and the
+    # next reply in the chat is no longer held back.
+    channel = RecordingChannel()
+    worker = DeliveryWorker(sessions, bus, {Channel.TELEGRAM: channel}, RetryPolicy(lease=30))
+    assert await worker.drain_once() == 0, "inside the lease nobody touches it"
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Message)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+            .where(Message.delivery_state == DeliveryState.SENDING)
+        )
+    assert await worker.drain_once() == 1
+    assert channel.sent == ["второй"]
+    assert await states(sessions) == [("первый", DeliveryState.UNKNOWN), ("второй", DeliveryState.SENT)]
+    async with sessions() as session:
+        flagged = (await session.scalars(select(Message).where(Message.text == "первый"))).one()
+    assert flagged.last_error is not None
+    assert "not resent" in flagged.last_error
+
+
+class BrokenForOne(RecordingChannel):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.tries = 0
+
+    async def deliver(self, message: Message) -> str | None:
+        if message.text == self.text:
+            self.tries += 1
+            raise RuntimeError("an unexpected fault")
+        return await super().deliver(message)
+
+
+async def test_finding7_unexpected_errors_are_capped_too(sessions: SessionFactory, bus: InProcessBus) -> None:
+    await conversation_with_replies(sessions, bus, "привет", "потом")
+    channel = BrokenForOne("привет")
+    worker = DeliveryWorker(sessions, bus, {Channel.TELEGRAM: channel}, RetryPolicy(max_attempts=3, base_delay=0))
+    for _ in range(6):
+        await worker.drain_once()
+    assert await states(sessions) == [("привет", DeliveryState.FAILED), ("потом", DeliveryState.SENT)]
+    assert channel.tries == 3, "three attempts, then it stops"
+
+
+async def test_finding11_one_stuck_chat_does_not_delay_another(sessions: SessionFactory, bus: InProcessBus) -> None:
+    async with UnitOfWork(sessions, bus) as uow:
+        stuck = await record_inbound(uow, inbound(user="900"), DEFAULTS)
+        for n in range(120):
+            await add_outbound(uow, stuck.conversation, f"stuck {n}")
+    async with sessions.begin() as session:  # a 429 storm: the stuck chat backs off for a while
+        await session.execute(
+            update(Message)
+            .where(Message.conversation_id == stuck.conversation.id)
+            .values(next_attempt_at=utcnow() + timedelta(minutes=5))
+        )
+    async with UnitOfWork(sessions, bus) as uow:
+        other = await record_inbound(uow, inbound(user="901"), DEFAULTS)
+        await add_outbound(uow, other.conversation, "вам ответ")
+    channel = RecordingChannel()
+    worker = DeliveryWorker(sessions, bus, {Channel.TELEGRAM: channel}, batch=100)
+    assert await worker.drain_once() == 1
+    assert channel.sent == ["вам ответ"]

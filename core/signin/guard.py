@@ -1,0 +1,81 @@
+"""The sign-in guard: which attempts are refused before hashing, and the password check off the event loop.
+
+Rules (see the security note):
+
+* per client address: from the 5th failure on, waits of 1, 2, 4 … s up to 15 min — the attacker's own address
+  slows down, whatever logins it tries;
+* per login: from the 10th failure (from any address) on, waits of 1, 2, 4 … s up to 5 min — a slow guess
+  spread over many addresses is still limited. A browser that has signed in to that login before carries
+  a device cookie and is exempt from the per-login wait, so a stranger cannot keep the owner out;
+* no account is ever locked, and an unknown login costs one hash like a known one.
+
+The argon2 check runs in a worker thread, one at a time, so a burst of attempts leaves the event loop
+(and the other core) to everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass
+
+from core import security
+from core.signin.throttle import ThrottleRule, ThrottleStore
+
+ADDRESS_RULE = ThrottleRule(free=5, base=1.0, cap=15 * 60.0, window=3600.0)
+LOGIN_RULE = ThrottleRule(free=10, base=1.0, cap=5 * 60.0, window=3600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    retry_after: int
+    """Whole seconds to wait (at least 1)."""
+
+
+def _login_key(login: str) -> str:
+    return "login:" + hashlib.sha256(login.strip().lower().encode()).hexdigest()[:32]
+
+
+def _address_key(address: str) -> str:
+    return "addr:" + address
+
+
+class SignInGuard:
+    def __init__(self, store: ThrottleStore, concurrent_checks: int = 1) -> None:
+        self.store = store
+        self._checks = asyncio.Semaphore(concurrent_checks)
+        self._decoy: str | None = None
+
+    async def refusal(self, address: str, login: str, trusted_device: bool) -> Refusal | None:
+        """A refusal when this address (or, from an unknown browser, this login) must wait first."""
+        wait = await self.store.retry_after(_address_key(address))
+        if not trusted_device:
+            wait = max(wait, await self.store.retry_after(_login_key(login)))
+        return Refusal(max(1, math.ceil(wait))) if wait > 0 else None
+
+    async def failed(self, address: str, login: str, trusted_device: bool) -> None:
+        await self.store.failed(_address_key(address), ADDRESS_RULE)
+        if not trusted_device:
+            await self.store.failed(_login_key(login), LOGIN_RULE)
+
+    async def succeeded(self, address: str, login: str) -> None:
+        await self.store.reset(_address_key(address))
+        await self.store.reset(_login_key(login))
+
+    async def check_password(self, password_hash: str | None, password: str) -> bool:
+        """Verify off the loop; with no hash (unknown login) verify against a decoy so the cost is the same."""
+        async with self._checks:
+            if password_hash is None:
+                if self._decoy is None:
+                    self._decoy = await asyncio.to_thread(security.hash_password, secrets.token_urlsafe(16))
+                await asyncio.to_thread(security.verify_password, self._decoy, password)
+                return False
+            return await asyncio.to_thread(security.verify_password, password_hash, password)
+
+    async def warm_up(self) -> None:
+        """Hash the decoy now, so the first unknown login does not cost two hashes."""
+        async with self._checks:
+            if self._decoy is None:
+                self._decoy = await asyncio.to_thread(security.hash_password, secrets.token_urlsafe(16))
