@@ -41,6 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from aiohttp import ClientError
 from sqlalchemy import func, select
 
 from bot.runtime import WEBHOOK_PATH, webhook_secret
@@ -92,7 +93,7 @@ class Cluster:
                 status = await self.standin.post_webhook(
                     worker.url + WEBHOOK_PATH, dict(update), self.secret, timeout=30
                 )
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError, ClientError):
                 status = 0
             if status == 200:
                 return

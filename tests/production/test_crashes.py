@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import ClientError
 
 from bot.runtime import webhook_secret
 from core.db import create_engine, session_factory
@@ -103,7 +104,7 @@ async def post_like_telegram(
         worker = workers[(number + attempt) % len(workers)]
         try:
             status = await standin.post_webhook(worker.url + "/telegram/webhook", dict(update), secret, timeout=30)
-        except (OSError, TimeoutError):
+        except (OSError, TimeoutError, ClientError):
             status = 0  # refused or cut: the worker is down or died mid-request
         if status == 200:
             return
