@@ -253,20 +253,19 @@ class WebChannel:
                 return 0
             visitor.conversations.add(conversation.id)
             after = seq if conversation_id == conversation.id else max(0, conversation.last_seq - REPLAY_LIMIT)
-            rows = list(
-                (
-                    await session.execute(
-                        select(Message, Operator.name)
-                        .outerjoin(Operator, Operator.id == Message.operator_id)
-                        .where(
-                            Message.conversation_id == conversation.id,
-                            Message.seq > after,
-                            Message.private.is_(False),
-                        )
-                        .order_by(Message.seq)
+            rows = [
+                (row[0], row[1])
+                for row in await session.execute(
+                    select(Message, Operator.name)
+                    .outerjoin(Operator, Operator.id == Message.operator_id)
+                    .where(
+                        Message.conversation_id == conversation.id,
+                        Message.seq > after,
+                        Message.private.is_(False),
                     )
-                ).tuples()
-            )
+                    .order_by(Message.seq)
+                )
+            ]
         for message, operator_name in rows:
             await visitor.send(message_frame(message, operator_name), self.metrics)
         return len(rows)

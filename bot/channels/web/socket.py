@@ -46,7 +46,9 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     if not site.allows(request.headers.get("Origin"), own_origin(request)):
         channel.metrics.rejected.labels("origin").inc()
         return error_response(403, "origin_not_allowed", "this page's origin may not embed the chat")
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME * 4)
+    ws = web.WebSocketResponse(
+        heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME * 16
+    )  # above this aiohttp closes with 1009 itself
     await ws.prepare(request)
     session = Session(request, ws, channel, site_key, site)
     try:
