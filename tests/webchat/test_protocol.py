@@ -25,11 +25,15 @@ async def test_a_question_is_stored_numbered_and_answered_with_rendered_markdown
     widget = await chat.widget(lang="ru")
     assert widget.token
     shown = await widget.say("как поменять пароль от вайфая?")
-    assert shown["author"] == "customer" and shown["seq"] == 1 and shown["text"] == "как поменять пароль от вайфая?"
+    assert shown["author"] == "customer"
+    assert shown["seq"] == 1
+    assert shown["text"] == "как поменять пароль от вайфая?"
     replies = await chat.replies(widget, shown)
-    assert replies and [r["seq"] for r in replies] == list(range(2, 2 + len(replies)))
+    assert replies
+    assert [r["seq"] for r in replies] == list(range(2, 2 + len(replies)))
     answer = next(r for r in replies if "html" in r)
-    assert "пароль" in answer["text"].lower() and "<" in answer["html"]
+    assert "пароль" in answer["text"].lower()
+    assert "<" in answer["html"]
     assert any(b["label"] for r in replies for b in r["buttons"]), "the answer asks whether it helped, with buttons"
     await chat.settle()
     states = await chat.states(shown["conversation"])
@@ -45,7 +49,8 @@ async def test_a_resent_client_id_is_stored_once_and_a_reused_one_is_refused(cha
     assert again["seq"] == first["seq"]
     await widget.send({"type": "message", "cid": cid, "text": "совсем другой текст"})
     refused = await widget.until(lambda f: f["type"] == "error")
-    assert refused["code"] == "cid_reused" and refused["cid"] == cid
+    assert refused["code"] == "cid_reused"
+    assert refused["cid"] == cid
     await chat.settle()
     stored = await chat.rows(Message.channel == Channel.WEB, Message.channel_message_id == cid)
     assert [m.text for m in stored] == ["здравствуйте"]
@@ -59,7 +64,8 @@ async def test_a_visitor_who_was_away_gets_the_replies_on_return_and_they_become
     await widget.close()  # gone before the bot answers
     await chat.settle()
     states = await chat.states(shown["conversation"])
-    assert states and DeliveryState.SENT not in states.values(), "nobody acknowledged them yet"
+    assert states
+    assert DeliveryState.SENT not in states.values(), "nobody acknowledged them yet"
     back = await chat.widget(token=token, conversation=shown["conversation"], seq=shown["seq"])
     replies: list[dict[str, object]] = []
     while len(replies) < len(states):
@@ -94,7 +100,8 @@ async def test_typing_and_article_suggestions(chat: Chat) -> None:
     widget = await chat.widget(lang="en")
     await widget.send({"type": "suggest", "q": "change wifi password"})
     found = await widget.until(lambda f: f["type"] == "suggestions")
-    assert found["articles"] and all(a["url"].startswith("/help/") for a in found["articles"])
+    assert found["articles"]
+    assert all(a["url"].startswith("/help/") for a in found["articles"])
     await widget.send({"type": "typing", "on": True})
     await widget.say("hello")
     await widget.until(lambda f: f["type"] == "typing" and f["on"] is True)
@@ -106,7 +113,8 @@ async def test_html_and_script_are_stored_and_shown_as_text(chat: Chat) -> None:
     widget = await chat.widget()
     text = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
     shown = await widget.say(text)
-    assert shown["text"] == text and "html" not in shown, "a customer's message is never sent as markup"
+    assert shown["text"] == text
+    assert "html" not in shown, "a customer's message is never sent as markup"
     await widget.close()
 
 
@@ -231,11 +239,14 @@ async def test_a_flood_is_rate_limited_per_visitor_and_stores_nothing_twice(chat
         while len(limited) + len(shown) < len(cids):
             frame = await flooder.recv()
             if frame["type"] == "error":
-                assert frame["code"] == "rate_limited" and frame["retry_after"] > 0
+                assert frame["code"] == "rate_limited"
+                assert frame["retry_after"] > 0
                 limited.add(frame["cid"])
             elif frame["type"] == "message" and frame["author"] == "customer":
                 shown.add(frame["cid"])
-    assert limited and shown and not limited & shown
+    assert limited
+    assert shown
+    assert not limited & shown
     said = await bystander.say("здравствуйте")
     assert said["seq"] == 1, "another visitor is not slowed down by the flood"
     await chat.settle(timeout=300)

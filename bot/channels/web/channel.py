@@ -46,26 +46,32 @@ log = logging.getLogger(__name__)
 ACK_TIMEOUT = 10.0  # seconds the outbox waits for a socket to acknowledge a reply before retrying it
 AWAY_RETRY = 30.0  # seconds before the outbox tries again for a visitor with no socket open
 REPLAY_LIMIT = 200  # messages sent to a widget that has shown nothing of its conversation yet
-RATE = 10.0  # frames a second a visitor may send on average …
-BURST = 30.0  # … and at once
+# Per visitor (all their tabs together): messages each take a bot turn, so they get the tighter budget;
+# acks, typing and suggestions are cheap. A person typing never reaches either.
+MESSAGE_RATE, MESSAGE_BURST = 2.0, 10.0
+FRAME_RATE, FRAME_BURST = 20.0, 60.0
 
 
 @dataclass
 class Bucket:
-    """A token bucket: ``RATE`` frames a second, ``BURST`` at once."""
+    """A token bucket: ``rate`` a second on average, ``burst`` at once."""
 
-    tokens: float = BURST
+    rate: float
+    burst: float
+    tokens: float = -1.0
     at: float = field(default_factory=time.monotonic)
 
     def take(self) -> float:
         """0 when a frame may pass; otherwise the seconds until one may."""
         now = time.monotonic()
-        self.tokens = min(BURST, self.tokens + (now - self.at) * RATE)
+        if self.tokens < 0:
+            self.tokens = self.burst
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens >= 1:
             self.tokens -= 1
             return 0.0
-        return (1 - self.tokens) / RATE
+        return (1 - self.tokens) / self.rate
 
 
 @dataclass(eq=False)
@@ -136,7 +142,7 @@ class WebChannel:
         self.sessions = sessions
         self.metrics = metrics
         self.visitors: dict[str, set[Visitor]] = defaultdict(set)
-        self.buckets: dict[str, Bucket] = {}
+        self.buckets: dict[tuple[str, bool], Bucket] = {}
         self._acks: dict[tuple[int, int], asyncio.Future[None]] = {}
         self._turns: dict[str, asyncio.Task[Any]] = {}
 
@@ -153,11 +159,16 @@ class WebChannel:
             self.metrics.connected.dec()
             if not sockets:
                 del self.visitors[visitor.vid]
-                self.buckets.pop(visitor.vid, None)
+                self.buckets.pop((visitor.vid, True), None)
+                self.buckets.pop((visitor.vid, False), None)
 
-    def limit(self, vid: str) -> float:
-        """0 when the visitor may send another frame now; else how long to wait (shared by their tabs)."""
-        return self.buckets.setdefault(vid, Bucket()).take()
+    def limit(self, vid: str, message: bool) -> float:
+        """0 when the visitor may send this frame now; else how long to wait (shared by their tabs)."""
+        bucket = self.buckets.get((vid, message))
+        if bucket is None:
+            bucket = Bucket(MESSAGE_RATE, MESSAGE_BURST) if message else Bucket(FRAME_RATE, FRAME_BURST)
+            self.buckets[(vid, message)] = bucket
+        return bucket.take()
 
     async def broadcast(self, vid: str, frame: dict[str, Any]) -> int:
         sent = 0

@@ -117,11 +117,10 @@ class Session:
         if self.visitor is None:
             await self.reject("hello_first", "send a hello frame first")
             return
-        wait = self.channel.limit(self.visitor.vid)
+        wait = self.channel.limit(self.visitor.vid, isinstance(frame, (Say, Press)))
         if wait:
-            await self.reject(
-                "rate_limited", "too many frames; slow down", retry_after=round(wait, 2), cid=raw.get("cid")
-            )
+            retry = max(0.1, round(wait, 1))
+            await self.reject("rate_limited", "too many frames; slow down", retry_after=retry, cid=raw.get("cid"))
             return
         if isinstance(frame, (Say, Press)):
             await self.channel.accept(self.visitor, frame)
