@@ -247,7 +247,8 @@ class WebChannel:
     # --- catching up --------------------------------------------------------------------------------
 
     async def catch_up(self, visitor: Visitor, conversation_id: int | None, seq: int) -> int:
-        """Send what the widget has not shown: after ``seq`` in its conversation, else the latest messages."""
+        """Send what the widget has not shown: after ``seq`` in its conversation (and replies not yet
+        acknowledged), else the latest messages."""
         async with self.sessions() as session:
             customer_id = await session.scalar(
                 select(Identity.customer_id).where(Identity.channel == Channel.WEB, Identity.external_id == visitor.vid)
@@ -271,8 +272,15 @@ class WebChannel:
                     .outerjoin(Operator, Operator.id == Message.operator_id)
                     .where(
                         Message.conversation_id == conversation.id,
-                        Message.seq > after,
                         Message.private.is_(False),
+                        # After the last number the widget saw, and any reply no tab has acknowledged yet:
+                        # one sent to a socket that was closing can be older than a message the widget
+                        # saw since (its own next message is shown at once, not through the outbox).
+                        (Message.seq > after)
+                        | (
+                            (Message.direction == Direction.OUTBOUND)
+                            & Message.delivery_state.in_([DeliveryState.PENDING, DeliveryState.FAILED])
+                        ),
                     )
                     .order_by(Message.seq)
                 )
