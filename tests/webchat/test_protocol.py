@@ -273,3 +273,57 @@ async def test_metrics_count_sockets_frames_and_refusals(chat: Chat) -> None:
         assert name in text, name
     assert "frontline_webchat_connected 0.0" not in text, "the open socket is counted"
     await widget.close()
+
+
+# --- the long-poll fallback ---------------------------------------------------------------------------
+
+
+async def test_long_poll_carries_the_same_frames_and_resumes(chat: Chat) -> None:
+    client = chat.stack.client
+    headers = {"Origin": chat.origin}
+
+    async def poll(frames: list[dict[str, object]], wait: bool = False) -> list[dict[str, object]]:
+        response = await client.post("/ws/chat/poll?site=demo", json={"frames": frames, "wait": wait}, headers=headers)
+        assert response.status == 200
+        return list((await response.json())["frames"])
+
+    cid = new_cid()
+    first = await poll([{"type": "hello"}, {"type": "message", "cid": cid, "text": "как поменять пароль от вайфая?"}])
+    welcome = next(f for f in first if f["type"] == "welcome")
+    echo = next(f for f in first if f.get("cid") == cid)
+    token, conversation, seq = welcome["token"], echo["conversation"], echo["seq"]
+    again = await poll(
+        [{"type": "hello", "token": token}, {"type": "message", "cid": cid, "text": "как поменять пароль от вайфая?"}]
+    )
+    assert [f["seq"] for f in again if f.get("cid") == cid] == [seq, seq], (
+        "history and the resend's receipt: one message"
+    )
+    await chat.settle()
+    replies: list[dict[str, object]] = []
+    async with asyncio.timeout(120):
+        while not any("html" in r for r in replies):
+            frames = await poll(
+                [{"type": "hello", "token": token, "conversation": conversation, "seq": seq}], wait=True
+            )
+            for frame in frames:
+                if (
+                    frame["type"] == "message"
+                    and frame["author"] == "bot"
+                    and frame["seq"] not in {r["seq"] for r in replies}
+                ):
+                    replies.append(frame)
+            if replies:
+                await poll(
+                    [
+                        {"type": "hello", "token": token},
+                        {"type": "ack", "conversation": conversation, "seqs": [r["seq"] for r in replies]},
+                    ]
+                )
+    stored = await chat.rows(Message.channel == Channel.WEB, Message.channel_message_id == cid)
+    assert len(stored) == 1
+    bad = await client.post("/ws/chat/poll?site=demo", data=b"nope", headers=headers)
+    assert bad.status == 422
+    foreign = await client.post(
+        "/ws/chat/poll?site=demo", json={"frames": [{"type": "hello"}]}, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status == 403

@@ -15,9 +15,8 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from aiohttp import web
 from prometheus_client import Counter, Gauge
 from sqlalchemy import select, update
 
@@ -74,11 +73,22 @@ class Bucket:
         return (1 - self.tokens) / self.rate
 
 
+class Sink(Protocol):
+    """Where a visitor's frames go: a WebSocket, or a long-poll request's mailbox."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def send_json(self, data: Any) -> None: ...
+
+    async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
+
+
 @dataclass(eq=False)
 class Visitor:
-    """One open socket of one visitor (a visitor with two tabs has two)."""
+    """One open socket (or waiting long-poll request) of one visitor (a visitor with two tabs has two)."""
 
-    ws: web.WebSocketResponse
+    ws: Sink
     site: str
     vid: str
     language: str

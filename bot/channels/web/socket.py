@@ -16,7 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
 from bot.channels.web import visitors
-from bot.channels.web.channel import Visitor, WebChannel
+from bot.channels.web.channel import Sink, Visitor, WebChannel
 from bot.channels.web.frames import CLIENT_FRAME, FRAME_TYPES, Ack, Hello, Ping, Press, Say, Suggest, Typing, error
 from bot.channels.web.keys import WEBCHAT, WEBCHAT_SITES
 from bot.channels.web.sites import WebSite
@@ -35,8 +35,8 @@ def own_origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-async def chat_socket(request: web.Request) -> web.StreamResponse:
-    """The widget's WebSocket (``?site=<key>``); the page's Origin must be on the site's list."""
+def checked_site(request: web.Request) -> tuple[str, WebSite] | web.Response:
+    """The site named by ``?site=``, when this page's Origin may use it; else the refusal to answer with."""
     site_key = request.query.get("site", "")
     site = request.config_dict[WEBCHAT_SITES].get(site_key)
     channel = request.config_dict[WEBCHAT]
@@ -46,13 +46,22 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     if not site.allows(request.headers.get("Origin"), own_origin(request)):
         channel.metrics.rejected.labels("origin").inc()
         return error_response(403, "origin_not_allowed", "this page's origin may not embed the chat")
-    ws = web.WebSocketResponse(
-        heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME * 16
-    )  # above this aiohttp closes with 1009 itself
+    return site_key, site
+
+
+async def chat_socket(request: web.Request) -> web.StreamResponse:
+    """The widget's WebSocket (``?site=<key>``); the page's Origin must be on the site's list."""
+    checked = checked_site(request)
+    if isinstance(checked, web.Response):
+        return checked
+    site_key, site = checked
+    channel = request.config_dict[WEBCHAT]
+    # Frames over MAX_FRAME are refused by us with a reason; over this, aiohttp closes with 1009 itself.
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME * 16)
     await ws.prepare(request)
     session = Session(request, ws, channel, site_key, site)
     try:
-        await session.run()
+        await session.run(ws)
     finally:
         if session.visitor is not None:
             channel.leave(session.visitor)
@@ -62,9 +71,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
 class Session:
     """One socket's conversation with the server: the hello, then frames until it closes."""
 
-    def __init__(
-        self, request: web.Request, ws: web.WebSocketResponse, channel: WebChannel, site_key: str, site: WebSite
-    ) -> None:
+    def __init__(self, request: web.Request, ws: Sink, channel: WebChannel, site_key: str, site: WebSite) -> None:
         self.request = request
         self.ws = ws
         self.channel = channel
@@ -81,8 +88,8 @@ class Session:
         self.channel.metrics.rejected.labels(reason).inc()
         await self.send(error(reason, detail, **extra))
 
-    async def run(self) -> None:
-        async for msg in self.ws:
+    async def run(self, ws: web.WebSocketResponse) -> None:
+        async for msg in ws:
             if msg.type is WSMsgType.BINARY:
                 await self.reject("binary", "frames are JSON text")
                 continue
@@ -90,7 +97,7 @@ class Session:
                 continue
             if len(msg.data.encode()) > MAX_FRAME:
                 self.channel.metrics.rejected.labels("too_large").inc()
-                await self.ws.close(code=WSCloseCode.MESSAGE_TOO_BIG, message=f"frame over {MAX_FRAME} bytes".encode())
+                await ws.close(code=WSCloseCode.MESSAGE_TOO_BIG, message=f"frame over {MAX_FRAME} bytes".encode())
                 return
             await self.frame(msg.data)
 

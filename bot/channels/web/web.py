@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.channels.web.channel import WebChannel, WebMetrics
 from bot.channels.web.keys import WEBCHAT, WEBCHAT_SITES
+from bot.channels.web.poll import chat_poll
 from bot.channels.web.sites import Sites
 from bot.channels.web.socket import chat_socket
 from bot.keys import CONVERSATION_ENGINE, DELIVERERS
@@ -43,6 +44,12 @@ async def webchat_ctx(app: web.Application) -> AsyncIterator[None]:
 async def ws_chat(request: web.Request) -> web.StreamResponse:
     """The web-chat widget's WebSocket (``?site=<key>``; the page's Origin must be allowed for the site)."""
     return await chat_socket(request)
+
+
+@routes.post("/ws/chat/poll", access=Access.PUBLIC)
+async def ws_chat_poll(request: web.Request) -> web.StreamResponse:
+    """The widget's long-poll fallback (``?site=<key>``): the socket's frames in a POST body, answers within 25 s."""
+    return await chat_poll(request)
 
 
 @routes.get(WIDGET_PATH, access=Access.PUBLIC)
