@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot import runtime
+from bot.channels.web import web as webchat
 from bot.keys import DELIVERERS, DELIVERY
 from core.db import create_engine, session_factory
 from core.events import create_bus
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[TEMPLATES] = Templates.load(settings.data_dir / "templates", settings.default_language)
-    app[PAGES] = create_pages(portal_web.PAGES_DIR)
+    app[PAGES] = create_pages(portal_web.PAGES_DIR, webchat.PAGES_DIR)
     app[ASSETS] = Assets(settings.static_dir)
     # The staff top bar: each section is shown to the roles that may open it.
     app[NAV] = []
@@ -97,10 +98,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(portal_web.portal_ctx)
     app.cleanup_ctx.append(runtime.engine_ctx)
     app.cleanup_ctx.append(runtime.telegram_ctx)
+    app.cleanup_ctx.append(webchat.webchat_ctx)
     app[ASSETS].register(app)
     system.routes.register(app)
     auth.routes.register(app)
     runtime.routes.register(app)
+    webchat.register(app)  # the web chat: /ws/chat, /widget.js, /demo
     app.add_subapp("/api/inbox", handoff_web.create_app())
     app.add_subapp("/api/kb", kb_web.create_app())
     app.add_subapp("/api", tickets_web.create_app())
