@@ -192,7 +192,7 @@ async def list_revisions(session: AsyncSession, article_id: int) -> list[Article
     return list(rows.scalars())
 
 
-def _matches(article: Article, needle: str) -> bool:
+def matches(article: Article, needle: str) -> bool:
     haystack = "\n".join([article.slug, article.title, *article.questions, article.body, *article.tags])
     return needle in haystack.casefold()
 
@@ -214,7 +214,7 @@ async def list_articles(session: AsyncSession, query: ArticleQuery) -> tuple[lis
     ordered = select(Article).where(*conditions).order_by(Article.updated_at.desc(), Article.id.desc())
     needle = (query.text or "").strip().casefold()
     if needle:
-        found = [a for a in (await session.execute(ordered)).scalars() if _matches(a, needle)]
+        found = [a for a in (await session.execute(ordered)).scalars() if matches(a, needle)]
         return found[query.offset : query.offset + query.limit], len(found)
     total = (await session.execute(select(func.count()).select_from(Article).where(*conditions))).scalar_one()
     rows = await session.execute(ordered.limit(query.limit).offset(query.offset))

@@ -305,6 +305,76 @@ class KnowledgeBase:
             await get_article(session, article_id)  # 404 for an unknown article
             return await picks.candidates(session, article_id, limit)
 
+    async def search_with_draft(
+        self, query: str, language: str | None, draft: Document, k: int = 5
+    ) -> list[ArticleHit]:
+        """What :meth:`search` would return if ``draft`` were published (replacing the article of its id).
+
+        The draft is put into the live index and taken out again inside one hold of the index lock, so no
+        other search sees it; the article's published version (if any) is put back with its stored vectors.
+        Nothing is counted as a view.
+        """
+        text = (query or "").strip()[:MAX_QUERY_CHARS]
+        if not text:
+            return []
+        async with transaction(self.sessions) as session:
+            stored = await vectors.load_chunks(session, self.embedder, [draft.article_id])
+        draft_passages = self.index.passages(draft)
+        draft_vectors = await embed_passages(self.embedder, draft_passages) if draft_passages else self._empty()
+        own = stored.get(draft.article_id)
+        async with self._sync:  # no reload applies to the index while it holds the draft
+
+            def swap_search() -> list[Hit]:
+                with self._lock:
+                    before = next((d for d in self.index.documents() if d.article_id == draft.article_id), None)
+                    self.index.upsert(draft, draft_vectors)
+                    try:
+                        return self.index.search(text, language, k)
+                    finally:
+                        if before is None:
+                            self.index.remove(draft.article_id)
+                        else:
+                            restored = self.index.passages(before)
+                            have = own.vectors if own is not None else {}
+                            ready = bool(restored) and all(p in have for p in restored)
+                            self.index.upsert(before, np.stack([have[p] for p in restored]) if ready else None)
+
+            raw = await asyncio.to_thread(swap_search)
+        hits: list[ArticleHit] = []
+        for hit in raw:
+            if hit.article_id == draft.article_id:
+                entry = _Entry(draft.key, draft.language, draft.title, draft.body, 0)
+            else:
+                found = self._entries.get(hit.article_id)
+                if found is None:
+                    continue
+                entry = found
+            hits.append(
+                ArticleHit(
+                    article_id=hit.article_id,
+                    slug=entry.slug,
+                    language=entry.language,
+                    title=entry.title,
+                    answer_markdown=entry.body,
+                    band=hit.band,
+                    score=float(hit.score),
+                    confidence=float(hit.confidence),
+                    dense=float(hit.dense),
+                    lexical=float(hit.lexical),
+                )
+            )
+        return hits
+
+    async def recalibrate(
+        self, in_scope: Sequence[tuple[str, str, int]], off_topic: Sequence[tuple[str, str]]
+    ) -> Thresholds:
+        """Calibrate the bands on the live index with labelled questions and use the result from now on."""
+        from kb.search.calibration import calibrate
+
+        thresholds: Thresholds = await self._run(calibrate, self.index, in_scope, off_topic)
+        self.set_thresholds(thresholds)
+        return thresholds
+
     def set_thresholds(self, thresholds: Thresholds) -> None:
         with self._lock:
             self.index.thresholds = thresholds
