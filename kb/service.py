@@ -391,7 +391,7 @@ class KnowledgeBase:
             rows = await session.execute(
                 select(Article.id, Article.version).where(Article.status == ArticleStatus.PUBLISHED)
             )
-            current = dict(rows.tuples().all())
+            current = {int(i): int(v) for i, v in rows.all()}
         stale = [i for i, v in current.items() if (e := self._entries.get(i)) is None or e.version != v]
         stale += [i for i in self._entries if i not in current]
         if stale:
