@@ -11,8 +11,9 @@ fetched while an editor previews it (the preview also shows such images as a pla
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,7 +25,7 @@ from sqlalchemy import select
 
 from core.db import transaction
 from core.errors import Conflict, FrontlineError, InvalidInput
-from core.models import Operator
+from core.models import Operator, utcnow
 from core.web.auth import csrf_token, current_operator
 from core.web.keys import NAV, SESSIONS, SETTINGS, TEMPLATES
 from core.web.pages import NavItem, render_page
@@ -140,65 +141,94 @@ async def render_preview(request: web.Request) -> web.Response:
 # --- the article list ------------------------------------------------------------------------------------
 
 
-def _helpfulness(article: Article, wanted: str) -> bool:
+PERIODS = ("7", "30", "90", "all")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """An article in the list with its counts over the chosen period."""
+
+    article: Article
+    served: int
+    helpful: int
+    not_helpful: int
+
+
+def _helpfulness(row: Row, wanted: str) -> bool:
     if wanted == "unhelpful":
-        return article.not_helpful > article.helpful
+        return row.not_helpful > row.helpful
     if wanted == "helpful":
-        return article.helpful > 0 and article.helpful >= article.not_helpful
+        return row.helpful > 0 and row.helpful >= row.not_helpful
     if wanted == "unrated":
-        return article.helpful == 0 and article.not_helpful == 0
+        return row.helpful == 0 and row.not_helpful == 0
     return True
 
 
-def _sort_key(sort: str) -> Callable[[Article], Any]:
-    keys: dict[str, Callable[[Article], Any]] = {
-        "title": lambda a: a.title.casefold(),
-        "served": lambda a: -a.views,
-        "helpful": lambda a: -a.helpful,
-        "not_helpful": lambda a: -a.not_helpful,
+def _sort_key(sort: str) -> Callable[[Row], Any]:
+    keys: dict[str, Callable[[Row], Any]] = {
+        "title": lambda r: r.article.title.casefold(),
+        "served": lambda r: -r.served,
+        "helpful": lambda r: -r.helpful,
+        "not_helpful": lambda r: -r.not_helpful,
     }
-    return keys.get(sort, lambda a: -a.updated_at.timestamp())
+    return keys.get(sort, lambda r: -r.article.updated_at.timestamp())
+
+
+def _choice(request: web.Request, name: str, allowed: Sequence[str], default: str = "") -> str:
+    value = request.query.get(name, default)
+    return value if value in allowed else default
 
 
 @routes.get("/", access=Access.EDITOR, html=True)
 async def article_list(request: web.Request) -> web.Response:
-    """Articles with search, filters (status, language, category, tag, helpfulness) and sorting."""
-    q = request.query
-    text = q.get("q", "").strip()[:200]
+    """Articles with search, filters (status, language, category, tag, helpfulness), sorting and the answers
+    served and votes over a period (``all``: the all-time totals)."""
+    text = request.query.get("q", "").strip()[:200]
     filters = {
-        "status": q.get("status", "") if q.get("status", "") in {s.value for s in ArticleStatus} else "",
-        "language": q.get("language", "") if q.get("language", "") in LANGUAGES else "",
-        "category": q.get("category", "")[:64],
-        "tag": q.get("tag", "")[:64],
-        "helpfulness": q.get("helpfulness", "") if q.get("helpfulness", "") in HELPFULNESS else "",
-        "sort": q.get("sort", "updated") if q.get("sort", "updated") in SORTS else "updated",
+        "status": _choice(request, "status", [s.value for s in ArticleStatus]),
+        "language": _choice(request, "language", LANGUAGES),
+        "category": request.query.get("category", "")[:64],
+        "tag": request.query.get("tag", "")[:64],
+        "helpfulness": _choice(request, "helpfulness", HELPFULNESS),
+        "sort": _choice(request, "sort", SORTS, "updated"),
+        "period": _choice(request, "period", PERIODS, "30"),
     }
+    since = None if filters["period"] == "all" else utcnow() - timedelta(days=int(filters["period"]))
     async with transaction(request.config_dict[SESSIONS]) as session:
         everything = await articles.all_articles(session)
+        counts = await articles.event_counts(session, since) if since is not None else {}
     categories = sorted({a.category for a in everything if a.category})
     tags = sorted({str(t) for a in everything for t in a.tags})
     needle = text.casefold()
+
+    def row(a: Article) -> Row:
+        if since is None:
+            return Row(a, a.views, a.helpful, a.not_helpful)
+        own = counts.get(a.id, {})
+        return Row(a, own.get("served", 0), own.get("helpful", 0), own.get("not_helpful", 0))
+
     shown = [
-        a
-        for a in everything
-        if (not filters["status"] or a.status.value == filters["status"])
-        and (not filters["language"] or a.language == filters["language"])
-        and (not filters["category"] or a.category == filters["category"])
-        and (not filters["tag"] or filters["tag"] in a.tags)
-        and _helpfulness(a, filters["helpfulness"])
-        and (not needle or articles.matches(a, needle))
+        r
+        for r in map(row, everything)
+        if (not filters["status"] or r.article.status.value == filters["status"])
+        and (not filters["language"] or r.article.language == filters["language"])
+        and (not filters["category"] or r.article.category == filters["category"])
+        and (not filters["tag"] or filters["tag"] in r.article.tags)
+        and _helpfulness(r, filters["helpfulness"])
+        and (not needle or articles.matches(r.article, needle))
     ]
     shown.sort(key=_sort_key(filters["sort"]))
     return await _page(
         request,
         "kb_list.html",
-        articles=shown,
+        rows=shown,
         total=len(everything),
         q=text,
         filters=filters,
         categories=categories,
         tags=tags,
         sorts=SORTS,
+        periods=PERIODS,
         statuses=[s.value for s in ArticleStatus],
         languages=LANGUAGES,
         helpfulness=HELPFULNESS,

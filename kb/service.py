@@ -31,7 +31,7 @@ from core.db import SessionFactory, transaction
 from core.events import ARTICLE_CHANGED, Event, EventBus
 from kb import gaps, picks, vectors
 from kb.articles import get_article
-from kb.models import Article, ArticleStatus, GapReason
+from kb.models import Article, ArticleEvent, ArticleEventKind, ArticleStatus, GapReason
 from kb.search.index import Band, Document, Hit, SearchIndex, Thresholds
 from kb.search.query import Lexicon
 from nlu.embedding import Embedder, embed_passages, locked
@@ -241,7 +241,7 @@ class KnowledgeBase:
                 )
             )
         if count_view and hits and hits[0].band is Band.ANSWER:
-            self._spawn(self._bump(hits[0].article_id, Article.views))
+            self._spawn(self._bump(hits[0].article_id, Article.views, ArticleEventKind.SERVED))
         return hits
 
     def published(self, article_id: int) -> PublishedArticle | None:
@@ -278,6 +278,8 @@ class KnowledgeBase:
         async with transaction(self.sessions) as session:
             article = await get_article(session, article_id)
             await session.execute(update(Article).where(Article.id == article_id).values({column: column + 1}))
+            kind = ArticleEventKind.HELPFUL if helpful else ArticleEventKind.NOT_HELPFUL
+            session.add(ArticleEvent(article_id=article_id, kind=kind))
             if not helpful and text and text.strip():
                 await gaps.record_gap(
                     session,
@@ -412,10 +414,11 @@ class KnowledgeBase:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _bump(self, article_id: int, column: Any) -> None:
+    async def _bump(self, article_id: int, column: Any, kind: ArticleEventKind) -> None:
         try:
             async with transaction(self.sessions) as session:
                 await session.execute(update(Article).where(Article.id == article_id).values({column: column + 1}))
+                session.add(ArticleEvent(article_id=article_id, kind=kind))
         except Exception:  # a lost view count must never break a reply
             log.warning("could not count a view of article %s", article_id, exc_info=True)
 
