@@ -653,6 +653,10 @@ async def ask_with_draft(request: web.Request) -> web.Response:
 # --- gaps ------------------------------------------------------------------------------------------------------
 
 
+ANSWERED_CHECKS = 50
+"""Groups (largest first) checked against the published knowledge base when the gaps page opens."""
+
+
 def _ids(value: object) -> list[int]:
     text = value if isinstance(value, str) else ""
     ids = [int(p) for p in text.split(",") if p.strip().isdigit()]
@@ -678,6 +682,12 @@ async def gaps_page(request: web.Request) -> web.Response:
     choices = sorted(
         (a for a in every if a.status is not ArticleStatus.ARCHIVED), key=lambda a: (a.language, a.title.casefold())
     )
+    # A group the bot answers by now (an article was published or changed since) only needs dismissing.
+    answered: dict[int, str] = {}
+    for group in groups[:ANSWERED_CHECKS]:
+        hits = await kb.search(group.text, group.language, 1, count_view=False)
+        if hits and hits[0].band is Band.ANSWER:
+            answered[group.gap_ids[0]] = hits[0].title
     return await _page(
         request,
         "kb_gaps.html",
@@ -688,6 +698,7 @@ async def gaps_page(request: web.Request) -> web.Response:
         lang_filter=language,
         languages=LANGUAGES,
         choices=choices,
+        answered=answered,
         done=request.query.get("done", ""),
         article_id=request.query.get("article", ""),
     )

@@ -94,6 +94,14 @@ def editor_page(browser: Browser, site: Site, viewport: dict[str, int] = DESKTOP
     return page
 
 
+def shots(page: Page, name: str) -> None:
+    """Desktop and 375-px phone screenshots of the page as it is."""
+    screenshot(page, name)
+    page.set_viewport_size(PHONE)
+    screenshot(page, f"{name}-phone")
+    page.set_viewport_size(DESKTOP)
+
+
 def open_article(page: Page, site: Site, title: str) -> None:
     page.goto(f"{site.url}/kb/")
     page.get_by_label("Поиск").fill(title)
@@ -123,17 +131,14 @@ def test_edit_preview_and_the_bot_answers_with_the_new_text(site: Site, browser:
     page = editor_page(browser, site)
     page.goto(f"{site.url}/kb/?status=published&language=ru&sort=title")
     expect(page.locator("table.kb-table tbody tr").first).to_be_visible()
-    screenshot(page, "editors-list")
-    page.set_viewport_size(PHONE)
-    screenshot(page, "editors-list-phone")
-    page.set_viewport_size(DESKTOP)
+    shots(page, "editors-list")
     open_article(page, site, "Как сменить пароль от Wi-Fi")
     body = page.locator("#body")
     body.fill(body.input_value() + "\n\n**6. Новое.** Позвоните по номеру 8-800-555-42-42 — дежурный инженер поможет.")
     preview = page.locator("#preview-web")
     expect(preview.locator("strong", has_text="6. Новое.")).to_be_visible()
     expect(page.locator("#preview-telegram")).to_contain_text("8-800-555-42-42")
-    screenshot(page, "editors-editor-preview")
+    shots(page, "editors-editor-preview")
     page.get_by_role("button", name="Сохранить", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Сохранено")
     reply = site.say("как поменять пароль от вайфая")
@@ -176,7 +181,7 @@ def test_history_diff_and_restore(site: Site, browser: Browser) -> None:
     expect(page.locator("table.kb-table tbody tr").first).to_contain_text("праздничные часы")
     diff = page.locator("section.diff")
     expect(diff.locator("ins", has_text="В праздники — с 10 до 18.")).to_be_visible()
-    screenshot(page, "editors-revision-diff")
+    shots(page, "editors-revision-diff")
     # Compare the very first revision with the newest one, then restore the first.
     page.locator("input[name=a]").last.check()
     page.get_by_role("button", name="Сравнить выбранные версии").click()
@@ -212,7 +217,7 @@ def test_a_draft_changes_the_band_and_publishing_it_answers_the_bot(site: Site, 
     expect(columns.nth(1)).to_have_attribute("data-band", "answer")
     assert columns.nth(0).get_attribute("data-band") != "answer"
     expect(columns.nth(1)).to_contain_text("Оплата криптовалютой")
-    screenshot(page, "editors-ask-draft")
+    shots(page, "editors-ask-draft")
     assert "не принимаем" not in site.say(question)  # a draft is not what the bot says
     page.get_by_role("button", name="Сохранить и опубликовать").click()
     expect(page.locator(".kb-head .status")).to_have_text("опубликована")
@@ -231,7 +236,14 @@ def test_a_gap_becomes_a_variant_and_the_question_is_answered(site: Site, browse
     page.goto(f"{site.url}/kb/gaps")
     group = page.locator("article.gap-group", has=page.get_by_text(question)).first
     expect(group).to_be_visible()
-    screenshot(page, "editors-gaps")
+    shots(page, "editors-gaps")
+    # The group the published draft answers by now says so, and can be dismissed.
+    crypto = page.locator("article.gap-group", has=page.get_by_text("можно ли платить за интернет биткоинами"))
+    expect(crypto.locator(".answered")).to_contain_text("Оплата криптовалютой")
+    crypto.get_by_role("button", name="Отклонить").click()
+    expect(page.get_by_role("status")).to_contain_text("Группа отклонена")
+    expect(page.get_by_text("можно ли платить за интернет биткоинами")).to_have_count(0)
+    group = page.locator("article.gap-group", has=page.get_by_text(question)).first
     group.locator("select[name=article_id]").select_option(str(card.id))
     group.get_by_role("button", name="Добавить").click()
     expect(page.get_by_role("status")).to_contain_text("добавлены как варианты")
@@ -262,7 +274,7 @@ def test_an_import_with_an_error_shows_file_and_line_and_changes_nothing(site: S
     expect(problems).to_contain_text("Ничего не импортировано")
     expect(problems.locator("tbody tr").first).to_contain_text("sub/bad.md")
     expect(problems.locator("tbody tr td").nth(1)).to_have_text("5")
-    screenshot(page, "editors-import-error")
+    shots(page, "editors-import-error")
     assert site.query(select(func.count()).select_from(Article))[0][0] == count
     # A CSV in another encoding: the line of the first broken byte, and nothing imported.
     csv = "slug,language,title,body\ncp-test,ru,Тест,Проверка\n".encode("cp1251")
