@@ -22,6 +22,7 @@ from core.web.keys import ASSETS, BUS, DB_ENGINE, HEADER_POLICIES, METRICS, NAV,
 from core.web.metrics import Metrics, metrics_middleware
 from core.web.pages import Assets, create_pages
 from handoff import web as handoff_web
+from kb import pages as kb_pages
 from kb import web as kb_web
 from nlu.embedding import shared_embedder
 from nlu.engines import nlu_engine_ctx
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[TEMPLATES] = Templates.load(settings.data_dir / "templates", settings.default_language)
-    app[PAGES] = create_pages(portal_web.PAGES_DIR, webchat.PAGES_DIR)
+    app[PAGES] = create_pages(portal_web.PAGES_DIR, webchat.PAGES_DIR, kb_pages.PAGES_DIR)
     app[ASSETS] = Assets(settings.static_dir)
     # The staff top bar: each section is shown to the roles that may open it.
     app[NAV] = []
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_subapp("/api/kb", kb_web.create_app())
     app.add_subapp("/api", tickets_web.create_app())
     portal_web.register(app)  # the help center, the catalog and the customer portal
+    kb_pages.register(app)  # the editors' pages (and their section in the staff top bar)
     # Channels add their deliverers before the outbox worker starts.
     app.cleanup_ctx.append(delivery_ctx)
     return app

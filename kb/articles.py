@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, cast
 
 from pydantic import ValidationError
@@ -20,7 +21,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.events import ARTICLE_CHANGED, Event
 from core.models import utcnow
 from core.uow import UnitOfWork
-from kb.models import Article, ArticleRevision, ArticleStatus
+from kb.models import Article, ArticleEvent, ArticleEventKind, ArticleRevision, ArticleStatus
 from kb.schemas import ArticleContent, ArticleQuery, ArticleUpdate, Language
 
 CONTENT_FIELDS = ("slug", "language", "title", "questions", "body", "category", "tags")
@@ -192,7 +193,7 @@ async def list_revisions(session: AsyncSession, article_id: int) -> list[Article
     return list(rows.scalars())
 
 
-def _matches(article: Article, needle: str) -> bool:
+def matches(article: Article, needle: str) -> bool:
     haystack = "\n".join([article.slug, article.title, *article.questions, article.body, *article.tags])
     return needle in haystack.casefold()
 
@@ -214,7 +215,7 @@ async def list_articles(session: AsyncSession, query: ArticleQuery) -> tuple[lis
     ordered = select(Article).where(*conditions).order_by(Article.updated_at.desc(), Article.id.desc())
     needle = (query.text or "").strip().casefold()
     if needle:
-        found = [a for a in (await session.execute(ordered)).scalars() if _matches(a, needle)]
+        found = [a for a in (await session.execute(ordered)).scalars() if matches(a, needle)]
         return found[query.offset : query.offset + query.limit], len(found)
     total = (await session.execute(select(func.count()).select_from(Article).where(*conditions))).scalar_one()
     rows = await session.execute(ordered.limit(query.limit).offset(query.offset))
@@ -266,3 +267,16 @@ async def import_articles(
         await _save(uow, article, author_id, note)
         done.append(Imported(article.id, article.slug, article.language, "updated"))
     return done
+
+
+async def event_counts(session: AsyncSession, since: datetime | None) -> dict[int, dict[str, int]]:
+    """Answers served and votes per article since ``since`` (all recorded ones when ``None``)."""
+    statement = select(ArticleEvent.article_id, ArticleEvent.kind, func.count()).group_by(
+        ArticleEvent.article_id, ArticleEvent.kind
+    )
+    if since is not None:
+        statement = statement.where(ArticleEvent.created_at >= since)
+    out: dict[int, dict[str, int]] = {}
+    for article_id, kind, count in await session.execute(statement):
+        out.setdefault(int(article_id), {})[ArticleEventKind(kind).value] = int(count)
+    return out

@@ -24,9 +24,9 @@ from core.db import SessionFactory, transaction
 from core.errors import InvalidInput, NotFound
 from core.models import utcnow
 from core.uow import UnitOfWork
-from kb.articles import create_article
+from kb.articles import create_article, get_article, update_article
 from kb.models import Article, ArticleStatus, Gap, GapReason, GapStatus
-from kb.schemas import MAX_QUESTION_CHARS, MAX_QUESTIONS, ArticleContent
+from kb.schemas import MAX_QUESTION_CHARS, MAX_QUESTIONS, ArticleContent, ArticleUpdate
 from nlu.embedding import Embedder, embed_queries
 from nlu.vectors import FloatArray, columns, read
 
@@ -218,3 +218,47 @@ async def convert_gaps(uow: UnitOfWork, gap_ids: Sequence[int], author_id: int |
         gap.article_id = article.id
     await session.flush()
     return article
+
+
+async def add_as_variant(
+    uow: UnitOfWork, gap_ids: Sequence[int], article_id: int, version: int | None, author_id: int | None
+) -> Article:
+    """Add a group's questions to an article's question variants (a new revision); the gaps are closed.
+
+    ``version``: the article version the editor saw, when known (a save over a newer one is a conflict).
+    """
+    session = uow.session
+    rows = await session.execute(
+        select(Gap).where(Gap.id.in_(list(gap_ids)), Gap.status == GapStatus.OPEN).order_by(Gap.id.desc())
+    )
+    found = list(rows.scalars())
+    if not found:
+        raise NotFound("none of these gaps is open")
+    article = await get_article(session, article_id)
+    have = {q.casefold() for q in article.questions}
+    new: list[str] = []
+    for gap in found:
+        text = gap.text[:MAX_QUESTION_CHARS].strip()
+        if text and text.casefold() not in have:
+            have.add(text.casefold())
+            new.append(text)
+    if len(article.questions) + len(new) > MAX_QUESTIONS:
+        raise InvalidInput(f"an article has at most {MAX_QUESTIONS} questions")
+    if new:
+        changes = ArticleUpdate(
+            version=version if version is not None else article.version,
+            questions=(*article.questions, *new),
+            note="customers' questions added from gaps",
+        )
+        article = await update_article(uow, article_id, changes, author_id)
+    for gap in found:
+        gap.status = GapStatus.CONVERTED
+        gap.article_id = article.id
+    await session.flush()
+    return article
+
+
+async def gaps_of(session: AsyncSession, gap_ids: Sequence[int]) -> list[Gap]:
+    """The gaps with these ids, newest first (a group opened on the gaps page)."""
+    rows = await session.execute(select(Gap).where(Gap.id.in_(list(gap_ids))).order_by(Gap.created_at.desc()))
+    return list(rows.scalars())

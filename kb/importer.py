@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -292,6 +293,17 @@ def _zip_files(raw: bytes) -> Iterator[tuple[str, bytes]]:
             and not m.filename.startswith("__MACOSX/")
             and not Path(m.filename).name.startswith(".")
         ]
+        # Nothing is written to disk, but a name that climbs out of the archive (or is absolute) is a crafted
+        # upload, not an export of ours: refuse it rather than import under a misleading name.
+        escaping = [
+            m.filename
+            for m in archive.infolist()
+            if m.filename.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", m.filename) or ":" in m.filename
+        ]
+        if escaping:
+            raise ImportFailed(
+                [Problem(name, 0, "a path outside the archive; nothing was imported") for name in escaping]
+            )
         if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
             raise ImportFailed([Problem("(upload)", 0, "the archive is too large to import at once")])
         total = 0

@@ -146,3 +146,24 @@ class SuggestionPick(Base):
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
     status: Mapped[PickStatus] = mapped_column(str_enum(PickStatus), default=PickStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ArticleEventKind(enum.StrEnum):
+    SERVED = "served"  # the bot answered with the article (answer band)
+    HELPFUL = "helpful"
+    NOT_HELPFUL = "not_helpful"
+
+
+class ArticleEvent(Base):
+    """One answer served or one vote, with its time: the editors' list counts them over a chosen period.
+
+    The counters on :class:`Article` stay the all-time totals; these rows answer "in the last 30 days".
+    """
+
+    __tablename__ = "kb_article_events"
+    __table_args__ = (Index("ix_kb_article_events_created_at_article_id", "created_at", "article_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"))
+    kind: Mapped[ArticleEventKind] = mapped_column(str_enum(ArticleEventKind))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,7 +31,7 @@ from core.db import SessionFactory, transaction
 from core.events import ARTICLE_CHANGED, Event, EventBus
 from kb import gaps, picks, vectors
 from kb.articles import get_article
-from kb.models import Article, ArticleStatus, GapReason
+from kb.models import Article, ArticleEvent, ArticleEventKind, ArticleStatus, GapReason
 from kb.search.index import Band, Document, Hit, SearchIndex, Thresholds
 from kb.search.query import Lexicon
 from nlu.embedding import Embedder, embed_passages, locked
@@ -241,7 +241,7 @@ class KnowledgeBase:
                 )
             )
         if count_view and hits and hits[0].band is Band.ANSWER:
-            self._spawn(self._bump(hits[0].article_id, Article.views))
+            self._spawn(self._bump(hits[0].article_id, Article.views, ArticleEventKind.SERVED))
         return hits
 
     def published(self, article_id: int) -> PublishedArticle | None:
@@ -278,6 +278,8 @@ class KnowledgeBase:
         async with transaction(self.sessions) as session:
             article = await get_article(session, article_id)
             await session.execute(update(Article).where(Article.id == article_id).values({column: column + 1}))
+            kind = ArticleEventKind.HELPFUL if helpful else ArticleEventKind.NOT_HELPFUL
+            session.add(ArticleEvent(article_id=article_id, kind=kind))
             if not helpful and text and text.strip():
                 await gaps.record_gap(
                     session,
@@ -305,6 +307,76 @@ class KnowledgeBase:
             await get_article(session, article_id)  # 404 for an unknown article
             return await picks.candidates(session, article_id, limit)
 
+    async def search_with_draft(
+        self, query: str, language: str | None, draft: Document, k: int = 5
+    ) -> list[ArticleHit]:
+        """What :meth:`search` would return if ``draft`` were published (replacing the article of its id).
+
+        The draft is put into the live index and taken out again inside one hold of the index lock, so no
+        other search sees it; the article's published version (if any) is put back with its stored vectors.
+        Nothing is counted as a view.
+        """
+        text = (query or "").strip()[:MAX_QUERY_CHARS]
+        if not text:
+            return []
+        async with transaction(self.sessions) as session:
+            stored = await vectors.load_chunks(session, self.embedder, [draft.article_id])
+        draft_passages = self.index.passages(draft)
+        draft_vectors = await embed_passages(self.embedder, draft_passages) if draft_passages else self._empty()
+        own = stored.get(draft.article_id)
+        async with self._sync:  # no reload applies to the index while it holds the draft
+
+            def swap_search() -> list[Hit]:
+                with self._lock:
+                    before = next((d for d in self.index.documents() if d.article_id == draft.article_id), None)
+                    self.index.upsert(draft, draft_vectors)
+                    try:
+                        return self.index.search(text, language, k)
+                    finally:
+                        if before is None:
+                            self.index.remove(draft.article_id)
+                        else:
+                            restored = self.index.passages(before)
+                            have = own.vectors if own is not None else {}
+                            ready = bool(restored) and all(p in have for p in restored)
+                            self.index.upsert(before, np.stack([have[p] for p in restored]) if ready else None)
+
+            raw = await asyncio.to_thread(swap_search)
+        hits: list[ArticleHit] = []
+        for hit in raw:
+            if hit.article_id == draft.article_id:
+                entry = _Entry(draft.key, draft.language, draft.title, draft.body, 0)
+            else:
+                found = self._entries.get(hit.article_id)
+                if found is None:
+                    continue
+                entry = found
+            hits.append(
+                ArticleHit(
+                    article_id=hit.article_id,
+                    slug=entry.slug,
+                    language=entry.language,
+                    title=entry.title,
+                    answer_markdown=entry.body,
+                    band=hit.band,
+                    score=float(hit.score),
+                    confidence=float(hit.confidence),
+                    dense=float(hit.dense),
+                    lexical=float(hit.lexical),
+                )
+            )
+        return hits
+
+    async def recalibrate(
+        self, in_scope: Sequence[tuple[str, str, int]], off_topic: Sequence[tuple[str, str]]
+    ) -> Thresholds:
+        """Calibrate the bands on the live index with labelled questions and use the result from now on."""
+        from kb.search.calibration import calibrate
+
+        thresholds: Thresholds = await self._run(calibrate, self.index, in_scope, off_topic)
+        self.set_thresholds(thresholds)
+        return thresholds
+
     def set_thresholds(self, thresholds: Thresholds) -> None:
         with self._lock:
             self.index.thresholds = thresholds
@@ -321,7 +393,7 @@ class KnowledgeBase:
             rows = await session.execute(
                 select(Article.id, Article.version).where(Article.status == ArticleStatus.PUBLISHED)
             )
-            current = dict(rows.tuples().all())
+            current = {int(i): int(v) for i, v in rows.all()}
         stale = [i for i, v in current.items() if (e := self._entries.get(i)) is None or e.version != v]
         stale += [i for i in self._entries if i not in current]
         if stale:
@@ -342,10 +414,11 @@ class KnowledgeBase:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _bump(self, article_id: int, column: Any) -> None:
+    async def _bump(self, article_id: int, column: Any, kind: ArticleEventKind) -> None:
         try:
             async with transaction(self.sessions) as session:
                 await session.execute(update(Article).where(Article.id == article_id).values({column: column + 1}))
+                session.add(ArticleEvent(article_id=article_id, kind=kind))
         except Exception:  # a lost view count must never break a reply
             log.warning("could not count a view of article %s", article_id, exc_info=True)
 

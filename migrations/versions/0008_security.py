@@ -1,6 +1,6 @@
 """Security: server-side staff session records; rejected channel updates.
 
-Revision ID: 0008_security
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_security"
+revision: str = "0008"
 down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
