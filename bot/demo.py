@@ -37,6 +37,7 @@ DEMO_ACCOUNTS = (
     DemoAccount("admin", "frontline-admin", "admin", "Администратор"),
     DemoAccount("editor", "frontline-editor", "editor", "Редактор базы знаний"),
     DemoAccount("operator", "frontline-operator", "operator", "Оператор первой линии"),
+    DemoAccount("manager", "frontline-manager", "manager", "Руководитель поддержки"),
 )
 
 

@@ -112,6 +112,7 @@ class Role(enum.StrEnum):
     OPERATOR = "operator"
     EDITOR = "editor"
     ADMIN = "admin"
+    MANAGER = "manager"
 
 
 class Customer(Base):
