@@ -25,6 +25,7 @@ from nlu.embedding import shared_embedder
 from nlu.engines import nlu_engine_ctx
 from nlu.keys import EMBEDDER
 from portal import web as portal_web
+from reports import web as reports_web
 from tickets import web as tickets_web
 
 MAX_BODY = 2 * 1024 * 1024
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[TEMPLATES] = Templates.load(settings.data_dir / "templates", settings.default_language)
-    app[PAGES] = create_pages(portal_web.PAGES_DIR)
+    app[PAGES] = create_pages(portal_web.PAGES_DIR, reports_web.PAGES_DIR)
     app[ASSETS] = Assets(settings.static_dir)
     # The staff top bar: each section is shown to the roles that may open it.
     app[NAV] = []
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_subapp("/api/kb", kb_web.create_app())
     app.add_subapp("/api", tickets_web.create_app())
     portal_web.register(app)  # the help center, the catalog and the customer portal
+    reports_web.register(app)  # /reports for managers and admins
     # Channels add their deliverers before the outbox worker starts.
     app.cleanup_ctx.append(delivery_ctx)
     return app

@@ -202,22 +202,32 @@ class Funnel:
         return None if self.closed == 0 else self.deflected / self.closed
 
 
-async def funnel(db: AsyncSession, period: Period, f: Filters) -> Funnel:
+def stage_condition(stage: str) -> ColumnElement[bool]:
+    """The conversations of one funnel stage: the same condition counts them and lists them (drill-down)."""
     closed = Conversation.status == "closed"
     open_ticket = exists().where(
         TicketConversation.conversation_id == Conversation.id,
         TicketConversation.ticket_id == Ticket.id,
         Ticket.status.in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING]),
     )
-    count = func.count()
-    stmt = _conversations(
-        count,
-        func.sum(case((closed, 1), else_=0)),
-        func.sum(case((and_(closed, ~_handed_off(), ~_has_ticket()), 1), else_=0)),
-        func.sum(case((_handed_off(), 1), else_=0)),
-        func.sum(case((_has_ticket(), 1), else_=0)),
-        func.sum(case((and_(_has_ticket(), ~open_ticket), 1), else_=0)),
-    ).where(*conversation_filter(period, f))
+    conditions: dict[str, ColumnElement[bool]] = {
+        "conversations": literal(True),
+        "closed": closed,
+        "deflected": and_(closed, ~_handed_off(), ~_has_ticket()),
+        "handed_off": _handed_off(),
+        "ticketed": _has_ticket(),
+        "resolved": and_(_has_ticket(), ~open_ticket),
+    }
+    return conditions[stage]
+
+
+STAGES = ("conversations", "closed", "deflected", "handed_off", "ticketed", "resolved")
+
+
+async def funnel(db: AsyncSession, period: Period, f: Filters) -> Funnel:
+    stmt = _conversations(*(func.sum(case((stage_condition(s), 1), else_=0)) for s in STAGES)).where(
+        *conversation_filter(period, f)
+    )
     row = (await db.execute(stmt)).one()
     return Funnel(*(int(v or 0) for v in row))
 
@@ -646,3 +656,99 @@ async def names(db: AsyncSession) -> tuple[dict[int, str], dict[int, str]]:
     operators = {i: n for i, n in (await db.execute(select(Operator.id, Operator.name))).all()}
     teams = {i: n for i, n in (await db.execute(select(Team.id, Team.name))).all()}
     return operators, teams
+
+
+# --- drill-down: the rows behind a figure -----------------------------------------------------------
+
+DRILL_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    id: int
+    created_at: datetime
+    channel: str
+    plan: str
+    language: str
+    status: str
+    customer: str
+
+
+async def drill_conversations(
+    db: AsyncSession, period: Period, f: Filters, stage: str = "conversations", limit: int = DRILL_LIMIT
+) -> list[ConversationRow]:
+    """The conversations counted in a funnel stage or a channel × plan cell (the filters narrow to one cell)."""
+    stmt = (
+        _conversations(
+            Conversation.id,
+            Conversation.created_at,
+            Conversation.channel,
+            Customer.plan,
+            Conversation.language,
+            Conversation.status,
+            Customer.name,
+        )
+        .where(*conversation_filter(period, f), stage_condition(stage))
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    )
+    return [
+        ConversationRow(i, at, str(ch), p, lang, str(st), name)
+        for i, at, ch, p, lang, st, name in (await db.execute(stmt)).all()
+    ]
+
+
+TICKET_OUTCOMES = (
+    "all",
+    "first_response_met",
+    "first_response_breached",
+    "resolution_met",
+    "resolution_breached",
+    "resolved",
+)
+
+
+def outcome_condition(outcome: str) -> ColumnElement[bool]:
+    breached = SlaState.BREACHED
+    conditions: dict[str, ColumnElement[bool]] = {
+        "all": literal(True),
+        "first_response_met": and_(Ticket.first_responded_at.is_not(None), Ticket.first_response_state != breached),
+        "first_response_breached": Ticket.first_response_state == breached,
+        "resolution_met": and_(Ticket.resolved_at.is_not(None), Ticket.resolution_state != breached),
+        "resolution_breached": Ticket.resolution_state == breached,
+        "resolved": Ticket.resolved_at.is_not(None),
+    }
+    return conditions[outcome]
+
+
+async def drill_tickets(
+    db: AsyncSession,
+    period: Period,
+    f: Filters,
+    *,
+    priority: str | None = None,
+    outcome: str = "all",
+    limit: int = DRILL_LIMIT,
+) -> list[OpenTicket]:
+    """The tickets behind a channel × plan count, an SLA share (plan × priority × outcome) or a duration."""
+    stmt = (
+        _tickets(
+            Ticket.id,
+            Ticket.subject,
+            Ticket.plan,
+            Ticket.priority,
+            Ticket.sla_state,
+            Ticket.resolution_due,
+            Operator.name,
+        )
+        .outerjoin(Operator, Operator.id == Ticket.assignee_id)
+        .where(*ticket_filter(period, f), outcome_condition(outcome))
+        .order_by(Ticket.id.desc())
+        .limit(limit)
+    )
+    if priority:
+        stmt = stmt.where(Ticket.sla_priority == priority)
+    return [
+        OpenTicket(i, s, p, str(pr), str(st), due, name)
+        for i, s, p, pr, st, due, name in (await db.execute(stmt)).all()
+    ]

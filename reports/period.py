@@ -78,7 +78,7 @@ def read_period(query: dict[str, str], tz: ZoneInfo, today: date) -> Period:
 def read_filters(query: dict[str, str], plans: set[str], teams: set[int], operators: set[int]) -> Filters:
     """Known values only: a filter naming an unknown channel, plan, team or operator is a 400, not an empty page."""
     channel = query.get("channel") or None
-    if channel is not None and channel not in {c.value for c in Channel}:
+    if channel is not None and channel not in {c.value for c in Channel} | {"none"}:
         raise InvalidInput(f"unknown channel {channel!r}", field="channel")
     plan = query.get("plan") or None
     if plan is not None and plan not in plans:

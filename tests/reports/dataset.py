@@ -172,8 +172,10 @@ async def load_history(sessions: SessionFactory) -> History:
                     meta=meta,
                     delivery_state=DeliveryState.RECEIVED if inbound else DeliveryState.SENT,
                     created_at=at,
+                    handled_at=at if inbound else None,  # the bot has taken its turn: nothing left to recover
                 )
             )
+            conv.last_seq = seq[conv.id]
 
         # C1: Anna (office) on Telegram, Friday 16:50 CEST; handed off 16:55; the bot says something at once
         # (not a response); op1 answers on Monday 09:05 CET, after the clocks went back.
