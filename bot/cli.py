@@ -84,10 +84,11 @@ async def cmd_db_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import DEMO_ACCOUNTS, load_demo
+    from bot.demo import DEMO_ACCOUNTS, load_demo, load_demo_history
 
     async def work(factory: Any) -> int:
         done = await load_demo(factory, settings)
+        done += await load_demo_history(factory, settings)
         for line in done or ["demo data already loaded"]:
             print(line)
         print("staff logins: " + ", ".join(f"{a.login} / {a.password}" for a in DEMO_ACCOUNTS))
