@@ -25,6 +25,7 @@ from nlu.embedding import shared_embedder
 from nlu.engines import nlu_engine_ctx
 from nlu.keys import EMBEDDER
 from portal import web as portal_web
+from reports import gauges as reports_gauges
 from reports import web as reports_web
 from tickets import web as tickets_web
 
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(tickets_web.tickets_ctx)
     app.cleanup_ctx.append(tickets_web.breach_ctx)
     app.cleanup_ctx.append(portal_web.portal_ctx)
+    app.cleanup_ctx.append(reports_gauges.gauges_ctx)
     app.cleanup_ctx.append(runtime.engine_ctx)
     app.cleanup_ctx.append(runtime.telegram_ctx)
     app[ASSETS].register(app)
