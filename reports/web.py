@@ -124,7 +124,7 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-@routes.get("/reports/export/{table}", access=Access.MANAGER)
+@routes.get("/reports/export/{table}", access=Access.MANAGER, html=True)  # a download the browser follows
 async def export_table(request: web.Request) -> web.StreamResponse:
     """One table of the report as CSV, for the same period and filters."""
     name = request.match_info["table"].removesuffix(".csv")
