@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, text
 
 from bench._stats import percentiles
-from core.db import create_engine, execute_autocommit, session_factory, transaction
+from core.db import create_engine, execute_autocommit, session_factory
 from core.migrate import upgrade
 from core.models import Conversation, Customer, Message, Operator, Team
 from core.settings import ROOT
@@ -302,7 +302,7 @@ async def time_sections(url: str, sla: SlaPolicy, runs: int, days: int) -> dict[
         for name, call in sections.items():
             times = []
             for _ in range(runs):
-                async with transaction(factory) as db:
+                async with factory() as db:
                     started = time.perf_counter()
                     await call(db, period)
                     times.append(time.perf_counter() - started)

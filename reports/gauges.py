@@ -14,7 +14,7 @@ from aiohttp import web
 from prometheus_client import Gauge
 from sqlalchemy import func, select
 
-from core.db import SessionFactory, transaction
+from core.db import SessionFactory
 from core.models import Author, Conversation, ConversationStatus, DeliveryState, Direction, Message, utcnow
 from core.periodic import PeriodicTask
 from core.web.keys import METRICS, SESSIONS
@@ -48,13 +48,14 @@ class DeskGauges:
     async def refresh(self, factory: SessionFactory) -> None:
         now = utcnow()
         since = now - WINDOW
-        async with transaction(factory) as db:
+        async with factory() as db:  # a plain session: it may end its read transaction between queries
             waiting = Conversation.status == ConversationStatus.WAITING
             count, oldest = (
                 await db.execute(select(func.count(), func.min(Conversation.waiting_since)).where(waiting))
             ).one()
             self.queue.set(count)
             self.oldest.set(0 if oldest is None else max(0.0, (now - oldest).total_seconds()))
+            await db.commit()  # short transactions: on SQLite each one holds the write lock (core.db)
             states = dict(
                 (
                     await db.execute(
@@ -66,12 +67,14 @@ class DeskGauges:
             )
             for state in (DeliveryState.PENDING, DeliveryState.FAILED):
                 self.outbox.labels(state.value).set(states.get(state, 0))
+            await db.commit()
             open_ = Ticket.status.in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING])
             sla = dict(
                 (await db.execute(select(Ticket.sla_state, func.count()).where(open_).group_by(Ticket.sla_state))).all()
             )
             for sla_state in (SlaState.AT_RISK, SlaState.BREACHED):
                 self.sla.labels(sla_state.value).set(sla.get(sla_state, 0))
+            await db.commit()
             recent = Message.created_at >= since
             inbound = Message.direction == Direction.INBOUND
             self.turns.set(
@@ -87,6 +90,7 @@ class DeskGauges:
             )
             for name in BANDS:
                 self.answers.labels(name).set(bands.get(name, 0))
+            await db.commit()
             self.handoffs.set(await db.scalar(select(func.count()).where(Conversation.waiting_since >= since)) or 0)
             delivered = (
                 await db.execute(

@@ -85,6 +85,10 @@ def _who(key: str, operators: dict[int, str], teams: dict[int, str]) -> tuple[st
     return kind, names.get(ident, f"#{ident}"), {"operator" if kind == "operator" else "team": raw}
 
 
+# Between sections the read transaction is ended: on SQLite every transaction takes the write lock up front
+# (core.db), and a long report must not keep the bot's writes waiting for its whole duration.
+
+
 async def build_report(
     db: AsyncSession, period: Period, f: Filters, sla: SlaPolicy, tz: ZoneInfo
 ) -> Report:  # one report, one pass over its sections
@@ -111,6 +115,7 @@ async def build_report(
     for day, n in enumerate(rhythm.by_weekday, start=1):
         t.add(Cell(day), n)
 
+    await db.commit()
     # The bot
     funnel = await metrics.funnel(db, period, f)
     t = table("funnel", "stage", "conversations", "share")
@@ -132,6 +137,7 @@ async def build_report(
     for v in votes:
         t.add(v.title, v.helpful, v.not_helpful, v.rate)
 
+    await db.commit()
     # Humans
     times = await metrics.human_times(db, period, f, sla)
     t = table(
@@ -169,6 +175,7 @@ async def build_report(
                 d.p90(),
             )
 
+    await db.commit()
     # SLA
     t = table("sla", "plan", "priority", "tickets", "first_response_met", "resolution_met")
     for row in await metrics.sla_met(db, period, f):
@@ -192,6 +199,7 @@ async def build_report(
                 o.assignee or "",
             )
 
+    await db.commit()
     # Satisfaction
     csat = await metrics.satisfaction(db, period, f)
     t = table("csat_distribution", "rating", "ratings")
