@@ -65,13 +65,21 @@ function volume(canvas: HTMLCanvasElement): ChartConfiguration<"bar"> {
   };
 }
 
+// Long stage names on two lines, so a phone-wide chart does not clip them.
+function wrap(label: string): string | string[] {
+  if (label.length <= 14) return label;
+  const words = label.split(" ");
+  const half = Math.ceil(words.length / 2);
+  return [words.slice(0, half).join(" "), words.slice(half).join(" ")];
+}
+
 function funnel(canvas: HTMLCanvasElement): ChartConfiguration<"bar"> {
   const data = parse<Funnel>(canvas);
   const names = (canvas.dataset.names ?? "").split("|");
   return {
     type: "bar",
     data: {
-      labels: data.keys.map((key, i) => names[i] || key),
+      labels: data.keys.map((key, i) => wrap(names[i] || key)),
       datasets: [{ label: canvas.getAttribute("aria-label") ?? "", data: data.values, backgroundColor: COLOURS[0] }],
     },
     options: {
