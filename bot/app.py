@@ -28,6 +28,8 @@ from nlu.embedding import shared_embedder
 from nlu.engines import nlu_engine_ctx
 from nlu.keys import EMBEDDER
 from portal import web as portal_web
+from reports import gauges as reports_gauges
+from reports import web as reports_web
 from tickets import web as tickets_web
 
 MAX_BODY = 2 * 1024 * 1024
@@ -82,7 +84,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[TEMPLATES] = Templates.load(settings.data_dir / "templates", settings.default_language)
-    app[PAGES] = create_pages(portal_web.PAGES_DIR, webchat.PAGES_DIR, kb_pages.PAGES_DIR)
+    app[PAGES] = create_pages(portal_web.PAGES_DIR, webchat.PAGES_DIR, kb_pages.PAGES_DIR, reports_web.PAGES_DIR)
     app[ASSETS] = Assets(settings.static_dir)
     # The staff top bar: each section is shown to the roles that may open it.
     app[NAV] = []
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(tickets_web.tickets_ctx)
     app.cleanup_ctx.append(tickets_web.breach_ctx)
     app.cleanup_ctx.append(portal_web.portal_ctx)
+    app.cleanup_ctx.append(reports_gauges.gauges_ctx)
     app.cleanup_ctx.append(runtime.engine_ctx)
     app.cleanup_ctx.append(runtime.telegram_ctx)
     app.cleanup_ctx.append(webchat.webchat_ctx)
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_subapp("/api", tickets_web.create_app())
     portal_web.register(app)  # the help center, the catalog and the customer portal
     kb_pages.register(app)  # the editors' pages (and their section in the staff top bar)
+    reports_web.register(app)  # /reports for managers and admins
     # Channels add their deliverers before the outbox worker starts.
     app.cleanup_ctx.append(delivery_ctx)
     return app

@@ -93,10 +93,11 @@ async def cmd_db_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import DEMO_ACCOUNTS, load_demo
+    from bot.demo import DEMO_ACCOUNTS, load_demo, load_demo_history
 
     async def work(factory: Any) -> int:
         done = await load_demo(factory, settings)
+        done += await load_demo_history(factory, settings)
         for line in done or ["demo data already loaded"]:
             print(line)
         print("staff logins: " + ", ".join(f"{a.login} / {a.password}" for a in DEMO_ACCOUNTS))
@@ -161,14 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     op = sub.add_parser("operator", help="staff accounts").add_subparsers(dest="action", required=True)
     add = op.add_parser("add", help="add a staff account (password from --password, stdin or a prompt)")
     add.add_argument("login")
-    add.add_argument("--role", default="operator", choices=["operator", "editor", "admin"])
+    add.add_argument("--role", default="operator", choices=["operator", "editor", "manager", "admin"])
     add.add_argument("--name")
     add.add_argument("--password")
     _command(add, cmd_operator)
     _command(op.add_parser("list", help="list staff accounts"), cmd_operator)
     role = op.add_parser("set-role", help="change a role")
     role.add_argument("login")
-    role.add_argument("role", choices=["operator", "editor", "admin"])
+    role.add_argument("role", choices=["operator", "editor", "manager", "admin"])
     _command(role, cmd_operator)
     pw = op.add_parser("passwd", help="set a new password")
     pw.add_argument("login")

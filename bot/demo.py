@@ -6,6 +6,7 @@ import asyncio
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -23,6 +24,8 @@ from kb.schemas import ArticleContent
 from kb.service import ensure_vectors
 from nlu.embedding import shared_embedder
 from nlu.vectors import FloatArray
+from reports.history import load_demo_history as generate_history
+from sla.policy import SlaPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ DEMO_ACCOUNTS = (
     DemoAccount("admin", "frontline-admin", "admin", "Администратор"),
     DemoAccount("editor", "frontline-editor", "editor", "Редактор базы знаний"),
     DemoAccount("operator", "frontline-operator", "operator", "Оператор первой линии"),
+    DemoAccount("manager", "frontline-manager", "manager", "Руководитель поддержки"),
 )
 
 
@@ -94,3 +98,13 @@ def _demo_articles(folder: Path) -> list[ArticleContent]:
 
 # Demo passages embedded once per process: the tests load the demo into a fresh database many times.
 _DEMO_VECTORS: dict[str, dict[str, FloatArray]] = {}
+
+
+async def load_demo_history(factory: SessionFactory, settings: Settings) -> list[str]:
+    """Weeks of generated conversations, tickets and ratings for the reports (``frontline demo load`` only: the
+    tests that load the demo staff and knowledge base want an otherwise empty desk)."""
+    sla = await asyncio.to_thread(SlaPolicy.load, settings.data_dir)
+    loaded = await generate_history(factory, sla, ZoneInfo(settings.default_timezone))
+    if loaded is None:
+        return []
+    return [f"history: {loaded.conversations} conversations, {loaded.tickets} tickets, {loaded.ratings} ratings"]

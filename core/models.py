@@ -114,6 +114,7 @@ class Role(enum.StrEnum):
     OPERATOR = "operator"
     EDITOR = "editor"
     ADMIN = "admin"
+    MANAGER = "manager"
 
 
 class Customer(Base):
@@ -195,6 +196,7 @@ class Conversation(Base):
             postgresql_where=text("status != 'closed'"),
         ),
         Index("ix_conversations_status_waiting_since", "status", "waiting_since"),
+        Index("ix_conversations_created_at", "created_at"),  # reports: conversations opened in a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -226,6 +228,9 @@ class Message(Base):
         UniqueConstraint("conversation_id", "seq"),
         UniqueConstraint("channel", "chat_id", "direction", "channel_message_id"),
         Index("ix_messages_outbox", "delivery_state", "next_attempt_at"),
+        Index(
+            "ix_messages_direction_created_at", "direction", "created_at"
+        ),  # reports: customers' messages in a period
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, SmallInteger, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, utcnow
@@ -19,6 +19,7 @@ class Csat(Base):
     __table_args__ = (
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint("conversation_id IS NOT NULL OR ticket_id IS NOT NULL", name="has_subject"),
+        Index("ix_csat_created_at", "created_at"),  # reports: ratings given in a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

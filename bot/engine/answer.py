@@ -18,13 +18,16 @@ async def answer_question(turn: Turn, kb: Knowledge, question: str, *, out_of_sc
     # chooses among titles rather than getting a confident answer to something we may not cover.
     doubted = out_of_scope and turn.parse is not None
     if hits and str(hits[0].band) == "answer" and not doubted:
+        turn.band = "answer"
         others = [h.article_id for h in hits[1:] if str(h.band) != "unknown"][: MAX_SUGGESTIONS - 1]
         give_article(turn, hits[0], others)
         return
     suggestions = [h for h in hits if str(h.band) in ("answer", "suggest")][:MAX_SUGGESTIONS]
     if suggestions:
+        turn.band = "suggest"
         offer(turn, suggestions, "answer.suggest_intro")
         return
+    turn.band = "unknown"
     await unknown(turn, kb, question, out_of_scope=out_of_scope)
 
 

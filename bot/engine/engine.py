@@ -160,6 +160,10 @@ class ConversationEngine:
                 log.exception("bot turn failed", extra={"message_id": message_id})
                 turn.replies.clear()
                 turn.say("bot.error", [turn.button("button.ticket", "t"), turn.button("button.human", "o")])
+            if turn.parse is not None or turn.band is not None:
+                # What the turn understood and how the knowledge base answered: the reports count these.
+                stamp = {"intent": turn.intent} if turn.parse is not None else {}
+                message.meta = {**(message.meta or {}), **stamp, **({"band": turn.band} if turn.band else {})}
             conversation.dialog_state = turn.state.model_dump(mode="json")
             conversation.language = turn.language
             for reply in turn.replies:

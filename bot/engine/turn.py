@@ -35,6 +35,8 @@ class Turn:
     # Side effects that write through their own transactions (gaps, article feedback) run after the
     # turn commits: on SQLite a second writer inside the turn's transaction would wait for itself.
     later: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # The knowledge base's verdict on the question (answer / suggest / unknown), kept on the message for reports.
+    band: str | None = None
 
     @property
     def text(self) -> str:

@@ -33,11 +33,13 @@ class Access(enum.StrEnum):
     OPERATOR = "operator"
     EDITOR = "editor"
     ADMIN = "admin"
+    MANAGER = "manager"  # reports: a support lead who reads the figures
 
 
-# Staff roles are ranked: an editor may do what an operator may, an admin everything.
-ROLE_RANK = {"operator": 1, "editor": 2, "admin": 3}
-ACCESS_RANK = {Access.OPERATOR: 1, Access.EDITOR: 2, Access.ADMIN: 3}
+# Staff roles are ranked: an editor may do what an operator may, a manager what an editor may and read the
+# reports, an admin everything.
+ROLE_RANK = {"operator": 1, "editor": 2, "manager": 3, "admin": 4}
+ACCESS_RANK = {Access.OPERATOR: 1, Access.EDITOR: 2, Access.MANAGER: 3, Access.ADMIN: 4}
 STAFF = frozenset(ACCESS_RANK)
 
 

@@ -130,7 +130,7 @@ def _allowed(access: Access, role: str | None) -> bool:
     return ROLE_RANK[role] >= ACCESS_RANK[access]
 
 
-@pytest.mark.parametrize("role", [None, "operator", "editor", "admin"])
+@pytest.mark.parametrize("role", [None, "operator", "editor", "manager", "admin"])
 async def test_authorization_matrix(app: web.Application, aiohttp_client: ClientFactory, role: str | None) -> None:
     """Every registered route × every kind of caller gets the answer its declared policy allows."""
     client = await aiohttp_client(app)

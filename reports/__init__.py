@@ -1,0 +1,1 @@
+"""Managers' reports: metric definitions (one module), the /reports page, CSV export and demo history."""

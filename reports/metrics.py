@@ -1,0 +1,754 @@
+"""Every report metric, defined once. docs/metrics.md says the same in words; keep the two in step.
+
+Counts, shares and groupings are SQL that runs on SQLite and PostgreSQL alike (no dialect functions but the
+hour bucket). Durations need the plan's business calendar (``sla``, pure Python), and SQLite has no
+percentile function, so for durations the SQL selects the rows and the median and p90 are taken here, by
+nearest rank (the value at position ceil(p·n) of the sorted list: always a value that really occurred).
+
+Who answered is read from the author of the message: ``operator`` messages that are not private notes.
+Bot replies never count as a response.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, String, and_, case, exists, func, literal, or_, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import is_postgres
+from core.models import Author, Conversation, Customer, Direction, Message, Operator, Team
+from handoff.models import Csat
+from kb.models import Article, Gap
+from reports.period import Filters, Period
+from sla.calendar import Calendar, Pause, elapsed_business_minutes
+from sla.policy import SlaPolicy
+from tickets.models import SlaState, Ticket, TicketConversation, TicketStatus
+
+NO_CHANNEL = "none"  # a ticket opened without a conversation (by an operator, by e-mail import)
+BANDS = ("answer", "suggest", "unknown")
+TOP = 10
+
+
+# --- filters -----------------------------------------------------------------------------------------
+
+
+def _ticket_channel() -> Any:
+    """The channel of the ticket's first conversation (a scalar subquery), or ``none``."""
+    first = (
+        select(Conversation.channel)
+        .join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
+        .where(TicketConversation.ticket_id == Ticket.id)
+        .order_by(TicketConversation.created_at, Conversation.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(type_coerce(first, String), literal(NO_CHANNEL), type_=String)
+
+
+def conversation_filter(period: Period | None, f: Filters) -> list[ColumnElement[bool]]:
+    """Conversations opened in the period (``None``: any time) matching the filters; joins ``customers``."""
+    where: list[ColumnElement[bool]] = []
+    if period is not None:
+        where += [Conversation.created_at >= period.start, Conversation.created_at < period.end]
+    if f.channel:
+        where.append(Conversation.channel == f.channel)
+    if f.plan:
+        where.append(Customer.plan == f.plan)
+    if f.language:
+        where.append(Conversation.language == f.language)
+    if f.operator_id is not None:
+        where.append(Conversation.assignee_id == f.operator_id)
+    return where
+
+
+def ticket_filter(period: Period | None, f: Filters) -> list[ColumnElement[bool]]:
+    """Tickets opened in the period matching the filters; joins ``customers``."""
+    where: list[ColumnElement[bool]] = []
+    if period is not None:
+        where += [Ticket.created_at >= period.start, Ticket.created_at < period.end]
+    if f.channel:
+        where.append(_ticket_channel() == f.channel)
+    if f.plan:
+        where.append(Ticket.plan == f.plan)
+    if f.team_id is not None:
+        where.append(Ticket.team_id == f.team_id)
+    if f.language:
+        where.append(Customer.language == f.language)
+    if f.operator_id is not None:
+        where.append(Ticket.assignee_id == f.operator_id)
+    return where
+
+
+def _conversations(*columns: Any) -> Any:
+    return select(*columns).select_from(Conversation).join(Customer, Customer.id == Conversation.customer_id)
+
+
+def _tickets(*columns: Any) -> Any:
+    return select(*columns).select_from(Ticket).join(Customer, Customer.id == Ticket.customer_id)
+
+
+# --- demand ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One count of a table: its labels and the number."""
+
+    keys: tuple[str, ...]
+    count: int
+
+
+async def conversations_by_channel_plan(db: AsyncSession, period: Period, f: Filters) -> list[Cell]:
+    """Conversations opened in the period, by channel × the customer's plan."""
+    stmt = (
+        _conversations(Conversation.channel, Customer.plan, func.count())
+        .where(*conversation_filter(period, f))
+        .group_by(Conversation.channel, Customer.plan)
+        .order_by(Conversation.channel, Customer.plan)
+    )
+    return [Cell((str(ch), plan), n) for ch, plan, n in (await db.execute(stmt)).all()]
+
+
+async def tickets_by_channel_plan(db: AsyncSession, period: Period, f: Filters) -> list[Cell]:
+    """Tickets opened in the period, by the channel of their first conversation × the ticket's plan."""
+    channel = _ticket_channel().label("channel")
+    stmt = (
+        _tickets(channel, Ticket.plan, func.count())
+        .where(*ticket_filter(period, f))
+        .group_by(channel, Ticket.plan)
+        .order_by(channel, Ticket.plan)
+    )
+    return [Cell((str(ch), plan), n) for ch, plan, n in (await db.execute(stmt)).all()]
+
+
+def _hour_bucket(db: AsyncSession, column: Any) -> Any:
+    """The UTC hour an instant falls in, as text; the only dialect-specific expression here."""
+    if is_postgres(db):
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
+    return func.strftime("%Y-%m-%d %H", column)
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """Conversations by local hour of day (0-23) and ISO weekday (1 = Monday), and by local day."""
+
+    by_hour: list[int]
+    by_weekday: list[int]
+    by_day_channel: dict[str, dict[str, int]]
+
+
+async def demand_rhythm(db: AsyncSession, period: Period, f: Filters, tz: ZoneInfo) -> Rhythm:
+    """Conversations counted per UTC hour in SQL, then placed on the desk's local clock.
+
+    Every UTC hour maps to exactly one local hour in zones with whole-hour offsets, so the counts are exact
+    across DST changes: the night the clocks go back, local 02:00 collects two UTC hours.
+    """
+    bucket = _hour_bucket(db, Conversation.created_at).label("bucket")
+    stmt = (
+        _conversations(bucket, Conversation.channel, func.count())
+        .where(*conversation_filter(period, f))
+        .group_by(bucket, Conversation.channel)
+    )
+    by_hour, by_weekday = [0] * 24, [0] * 7
+    by_day: dict[str, dict[str, int]] = {}
+    for text, channel, n in (await db.execute(stmt)).all():
+        local = datetime.strptime(str(text), "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(tz)
+        by_hour[local.hour] += n
+        by_weekday[local.isoweekday() - 1] += n
+        day = by_day.setdefault(local.date().isoformat(), {})
+        day[str(channel)] = day.get(str(channel), 0) + n
+    return Rhythm(by_hour, by_weekday, dict(sorted(by_day.items())))
+
+
+# --- the bot -----------------------------------------------------------------------------------------
+
+
+def _operator_replied() -> Any:
+    return exists().where(
+        Message.conversation_id == Conversation.id,
+        Message.author == Author.OPERATOR,
+        Message.private.is_(False),
+    )
+
+
+def _has_ticket() -> Any:
+    return exists().where(TicketConversation.conversation_id == Conversation.id)
+
+
+def _handed_off() -> Any:
+    return or_(Conversation.waiting_since.is_not(None), _operator_replied())
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    """Conversations opened in the period and how far each went; every stage is a subset of the one before."""
+
+    conversations: int
+    closed: int
+    deflected: int  # closed with no handoff, no operator message and no ticket
+    handed_off: int
+    ticketed: int
+    resolved: int  # ticketed conversations whose tickets are all resolved or closed
+
+    @property
+    def deflection(self) -> float | None:
+        return None if self.closed == 0 else self.deflected / self.closed
+
+
+def stage_condition(stage: str) -> ColumnElement[bool]:
+    """The conversations of one funnel stage: the same condition counts them and lists them (drill-down)."""
+    closed = Conversation.status == "closed"
+    open_ticket = exists().where(
+        TicketConversation.conversation_id == Conversation.id,
+        TicketConversation.ticket_id == Ticket.id,
+        Ticket.status.in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING]),
+    )
+    conditions: dict[str, ColumnElement[bool]] = {
+        "conversations": literal(True),
+        "closed": closed,
+        "deflected": and_(closed, ~_handed_off(), ~_has_ticket()),
+        "handed_off": _handed_off(),
+        "ticketed": _has_ticket(),
+        "resolved": and_(_has_ticket(), ~open_ticket),
+    }
+    return conditions[stage]
+
+
+STAGES = ("conversations", "closed", "deflected", "handed_off", "ticketed", "resolved")
+
+
+async def funnel(db: AsyncSession, period: Period, f: Filters) -> Funnel:
+    stmt = _conversations(*(func.sum(case((stage_condition(s), 1), else_=0)) for s in STAGES)).where(
+        *conversation_filter(period, f)
+    )
+    row = (await db.execute(stmt)).one()
+    return Funnel(*(int(v or 0) for v in row))
+
+
+def _inbound_in(period: Period, f: Filters) -> list[ColumnElement[bool]]:
+    where = [
+        Message.direction == Direction.INBOUND,
+        Message.created_at >= period.start,
+        Message.created_at < period.end,
+        *conversation_filter(None, f),
+    ]
+    return where
+
+
+def _inbound(*columns: Any) -> Any:
+    return (
+        select(*columns)
+        .select_from(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Customer, Customer.id == Conversation.customer_id)
+    )
+
+
+async def band_counts(db: AsyncSession, period: Period, f: Filters) -> dict[str, int]:
+    """Questions the bot answered from the knowledge base, by band (the engine stamps it on the message)."""
+    band = Message.meta["band"].as_string()
+    stmt = _inbound(band, func.count()).where(*_inbound_in(period, f), band.is_not(None)).group_by(band)
+    found = {str(b): int(n) for b, n in (await db.execute(stmt)).all()}
+    return {b: found.get(b, 0) for b in BANDS}
+
+
+async def top_intents(db: AsyncSession, period: Period, f: Filters, limit: int = TOP) -> list[Cell]:
+    """The intents customers' messages were recognised as, most frequent first."""
+    intent = Message.meta["intent"].as_string()
+    stmt = (
+        _inbound(intent, func.count().label("n"))
+        .where(*_inbound_in(period, f), intent.is_not(None))
+        .group_by(intent)
+        .order_by(func.count().desc(), intent)
+        .limit(limit)
+    )
+    return [Cell((str(i),), int(n)) for i, n in (await db.execute(stmt)).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleVotes:
+    article_id: int
+    title: str
+    helpful: int
+    not_helpful: int
+
+    @property
+    def rate(self) -> float | None:
+        total = self.helpful + self.not_helpful
+        return None if total == 0 else self.helpful / total
+
+
+async def article_votes(db: AsyncSession, period: Period, f: Filters) -> list[ArticleVotes]:
+    """ "Did this help?" answers in the period, per article, most voted first.
+
+    A vote is the customer's press of the yes/no button: an inbound message whose payload is ``h:y<id>:…``
+    or ``h:n<id>:…`` (a stale press is refused by the bot but still says what the customer thought).
+    """
+    payload = Message.meta["payload"].as_string()
+    stmt = _inbound(payload).where(*_inbound_in(period, f), payload.like("h:%"))
+    votes: dict[int, list[int]] = {}
+    for (text,) in (await db.execute(stmt)).all():
+        parts = str(text).split(":")
+        arg = parts[1] if len(parts) > 1 else ""
+        if len(arg) > 1 and arg[0] in "yn" and arg[1:].isdigit():
+            pair = votes.setdefault(int(arg[1:]), [0, 0])
+            pair[0 if arg[0] == "y" else 1] += 1
+    if not votes:
+        return []
+    titles = {i: t for i, t in (await db.execute(select(Article.id, Article.title).where(Article.id.in_(votes)))).all()}
+    rows = [ArticleVotes(i, titles.get(i, f"#{i}"), y, n) for i, (y, n) in votes.items()]
+    return sorted(rows, key=lambda r: (-(r.helpful + r.not_helpful), r.article_id))
+
+
+def helpful_rate(votes: Sequence[ArticleVotes]) -> float | None:
+    yes = sum(v.helpful for v in votes)
+    total = yes + sum(v.not_helpful for v in votes)
+    return None if total == 0 else yes / total
+
+
+async def top_gaps(db: AsyncSession, period: Period, f: Filters, limit: int = TOP) -> list[Cell]:
+    """Questions the knowledge base had no confident answer for (or whose answer did not help), by text."""
+    where: list[ColumnElement[bool]] = [Gap.created_at >= period.start, Gap.created_at < period.end]
+    if f.channel:
+        where.append(Gap.channel == f.channel)
+    if f.language:
+        where.append(Gap.language == f.language)
+    text = func.lower(Gap.text)
+    stmt = select(text, func.count()).where(*where).group_by(text).order_by(func.count().desc(), text).limit(limit)
+    return [Cell((str(t),), int(n)) for t, n in (await db.execute(stmt)).all()]
+
+
+# --- humans ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """Minutes, calendar and business, of one measure over a set of tickets or conversations."""
+
+    calendar: list[float] = field(default_factory=list)
+    business: list[float] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.calendar)
+
+    def median(self, business: bool = False) -> float | None:
+        return percentile(self.business if business else self.calendar, 0.5)
+
+    def p90(self, business: bool = False) -> float | None:
+        return percentile(self.business if business else self.calendar, 0.9)
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """Nearest rank: the value at position ceil(p·n) (1-based) of the sorted values; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p * len(ordered))) - 1]
+
+
+def _minutes(a: datetime, b: datetime) -> float:
+    return max(0.0, (b - a).total_seconds() / 60)
+
+
+def _pauses(raw: list[Any] | None, until: datetime) -> list[Pause]:
+    pauses: list[Pause] = []
+    for since, end in raw or []:
+        pauses.append((datetime.fromisoformat(since), until if end is None else datetime.fromisoformat(end)))
+    return pauses
+
+
+def _calendar(sla: SlaPolicy, plan: str) -> Calendar:
+    return sla.calendar_for(plan if plan in sla.plans else sla.default_plan)
+
+
+@dataclass(slots=True)
+class HumanTimes:
+    """First response and resolution of tickets, and the wait for a human after a handoff, by group."""
+
+    first_response: dict[str, Durations]
+    resolution: dict[str, Durations]
+    handoff_wait: dict[str, Durations]
+
+
+ALL = "all"
+
+
+def _add(groups: dict[str, Durations], keys: Sequence[str], calendar: float, business: float) -> None:
+    for key in (ALL, *keys):
+        d = groups.setdefault(key, Durations())
+        d.calendar.append(calendar)
+        d.business.append(business)
+
+
+async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPolicy) -> HumanTimes:
+    """Durations grouped under ``all``, ``operator:<id>`` and ``team:<id>``.
+
+    - ticket first response: opening → the first reply to the customer (``first_responded_at``: an operator's
+      public reply or the resolution notice; the bot never sets it);
+    - ticket resolution: opening → resolution; in business time the pauses while the ticket waited for the
+      customer do not count, in calendar time they do (it is what the customer lived through);
+    - handoff wait: the conversation handed to a human → the first public operator message after it.
+    Business time is the calendar of the ticket's plan (the customer's plan for conversations).
+    """
+    result = HumanTimes({}, {}, {})
+    stmt = _tickets(
+        Ticket.plan,
+        Ticket.team_id,
+        Ticket.assignee_id,
+        Ticket.sla_started_at,
+        Ticket.first_responded_at,
+        Ticket.resolved_at,
+        Ticket.pauses,
+    ).where(*ticket_filter(period, f))
+    for plan, team_id, assignee_id, started, responded, resolved, pauses in (await db.execute(stmt)).all():
+        calendar = _calendar(sla, plan)
+        keys = [f"operator:{assignee_id}"] if assignee_id else []
+        keys += [f"team:{team_id}"] if team_id else []
+        if responded is not None:
+            business = elapsed_business_minutes(calendar, started, responded, _pauses(pauses, responded))
+            _add(result.first_response, keys, _minutes(started, responded), business)
+        if resolved is not None:
+            business = elapsed_business_minutes(calendar, started, resolved, _pauses(pauses, resolved))
+            _add(result.resolution, keys, _minutes(started, resolved), business)
+    first_reply = (
+        select(func.min(Message.created_at))
+        .where(
+            Message.conversation_id == Conversation.id,
+            Message.author == Author.OPERATOR,
+            Message.private.is_(False),
+            Message.created_at >= Conversation.waiting_since,
+        )
+        .scalar_subquery()
+    )
+    replier = (
+        select(Message.operator_id)
+        .where(
+            Message.conversation_id == Conversation.id,
+            Message.author == Author.OPERATOR,
+            Message.private.is_(False),
+            Message.created_at >= Conversation.waiting_since,
+        )
+        .order_by(Message.created_at, Message.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = _conversations(Customer.plan, Conversation.waiting_since, first_reply, replier).where(
+        *conversation_filter(period, f), Conversation.waiting_since.is_not(None)
+    )
+    for plan, since, replied, operator_id in (await db.execute(stmt)).all():
+        if replied is None:
+            continue
+        replied = replied if replied.tzinfo else replied.replace(tzinfo=UTC)
+        business = elapsed_business_minutes(_calendar(sla, plan), since, replied)
+        _add(
+            result.handoff_wait, [f"operator:{operator_id}"] if operator_id else [], _minutes(since, replied), business
+        )
+    return result
+
+
+# --- SLA ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlaRow:
+    """Tickets of one plan × priority opened in the period and how their targets went.
+
+    A target counts once it is decided: met (answered or resolved without a breach) or breached (even if
+    still open). Tickets still running inside their target are not counted either way.
+    """
+
+    plan: str
+    priority: str
+    tickets: int
+    first_response_met: int
+    first_response_decided: int
+    resolution_met: int
+    resolution_decided: int
+
+    @property
+    def first_response_share(self) -> float | None:
+        return None if self.first_response_decided == 0 else self.first_response_met / self.first_response_decided
+
+    @property
+    def resolution_share(self) -> float | None:
+        return None if self.resolution_decided == 0 else self.resolution_met / self.resolution_decided
+
+
+async def sla_met(db: AsyncSession, period: Period, f: Filters) -> list[SlaRow]:
+    breached = SlaState.BREACHED
+    fr_met = and_(Ticket.first_responded_at.is_not(None), Ticket.first_response_state != breached)
+    fr_decided = or_(Ticket.first_responded_at.is_not(None), Ticket.first_response_state == breached)
+    res_met = and_(Ticket.resolved_at.is_not(None), Ticket.resolution_state != breached)
+    res_decided = or_(Ticket.resolved_at.is_not(None), Ticket.resolution_state == breached)
+
+    def total(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    stmt = (
+        _tickets(
+            Ticket.plan,
+            Ticket.sla_priority,
+            func.count(),
+            total(fr_met),
+            total(fr_decided),
+            total(res_met),
+            total(res_decided),
+        )
+        .where(*ticket_filter(period, f))
+        .group_by(Ticket.plan, Ticket.sla_priority)
+        .order_by(Ticket.plan, Ticket.sla_priority)
+    )
+    return [
+        SlaRow(plan, str(priority), *(int(v or 0) for v in rest))
+        for plan, priority, *rest in (await db.execute(stmt)).all()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTicket:
+    id: int
+    subject: str
+    plan: str
+    priority: str
+    sla_state: str
+    resolution_due: datetime | None
+    assignee: str | None
+
+
+async def sla_watchlist(db: AsyncSession, f: Filters, state: SlaState, limit: int = 200) -> list[OpenTicket]:
+    """Open tickets (any opening date) now at risk or breached, soonest due first."""
+    stmt = (
+        _tickets(
+            Ticket.id,
+            Ticket.subject,
+            Ticket.plan,
+            Ticket.priority,
+            Ticket.sla_state,
+            Ticket.resolution_due,
+            Operator.name,
+        )
+        .outerjoin(Operator, Operator.id == Ticket.assignee_id)
+        .where(
+            *ticket_filter(None, f),
+            Ticket.status.in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING]),
+            Ticket.sla_state == state,
+        )
+        .order_by(Ticket.resolution_due.asc().nulls_last(), Ticket.id)
+        .limit(limit)
+    )
+    return [
+        OpenTicket(i, s, p, str(pr), str(st), due, name)
+        for i, s, p, pr, st, due, name in (await db.execute(stmt)).all()
+    ]
+
+
+# --- satisfaction ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    rating: int
+    comment: str | None
+    channel: str
+    plan: str
+    operator_id: int | None
+    conversation_id: int | None
+    ticket_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Satisfaction:
+    ratings: list[Rating]
+    rateable: int  # conversations closed after a handoff + tickets resolved, in the period
+
+    @property
+    def average(self) -> float | None:
+        return None if not self.ratings else sum(r.rating for r in self.ratings) / len(self.ratings)
+
+    @property
+    def distribution(self) -> list[int]:
+        counts = Counter(r.rating for r in self.ratings)
+        return [counts.get(i, 0) for i in range(1, 6)]
+
+    @property
+    def response_rate(self) -> float | None:
+        return None if self.rateable == 0 else min(1.0, len(self.ratings) / self.rateable)
+
+    def by(self, attribute: str) -> dict[str, tuple[int, float]]:
+        """Count and average rating per value of ``channel``, ``plan`` or ``operator_id``."""
+        groups: dict[str, list[int]] = {}
+        for r in self.ratings:
+            groups.setdefault(str(getattr(r, attribute)), []).append(r.rating)
+        return {k: (len(v), sum(v) / len(v)) for k, v in sorted(groups.items())}
+
+
+async def satisfaction(db: AsyncSession, period: Period, f: Filters) -> Satisfaction:
+    """Ratings given in the period, of conversations (their channel, assignee) or tickets (channel, assignee)."""
+    conversation_ratings = (
+        _conversations(
+            Csat.rating,
+            Csat.comment,
+            Conversation.channel,
+            Customer.plan,
+            Conversation.assignee_id,
+            Csat.conversation_id,
+            Csat.ticket_id,
+            Csat.created_at,
+        )
+        .join(Csat, Csat.conversation_id == Conversation.id)
+        .where(Csat.created_at >= period.start, Csat.created_at < period.end, *conversation_filter(None, f))
+    )
+    ticket_ratings = (
+        _tickets(
+            Csat.rating,
+            Csat.comment,
+            _ticket_channel(),
+            Ticket.plan,
+            Ticket.assignee_id,
+            Csat.conversation_id,
+            Csat.ticket_id,
+            Csat.created_at,
+        )
+        .join(Csat, Csat.ticket_id == Ticket.id)
+        .where(
+            Csat.created_at >= period.start,
+            Csat.created_at < period.end,
+            Csat.conversation_id.is_(None),
+            *ticket_filter(None, f),
+        )
+    )
+    ratings = [Rating(*row) for q in (conversation_ratings, ticket_ratings) for row in (await db.execute(q)).all()]
+    ratings = [
+        Rating(r.rating, r.comment, str(r.channel), r.plan, r.operator_id, r.conversation_id, r.ticket_id, r.created_at)
+        for r in ratings
+    ]
+    closed = await db.scalar(
+        _conversations(func.count()).where(
+            Conversation.closed_at >= period.start,
+            Conversation.closed_at < period.end,
+            _handed_off(),
+            *conversation_filter(None, f),
+        )
+    )
+    resolved = await db.scalar(
+        _tickets(func.count()).where(
+            Ticket.resolved_at >= period.start, Ticket.resolved_at < period.end, *ticket_filter(None, f)
+        )
+    )
+    ratings.sort(key=lambda r: r.created_at, reverse=True)
+    return Satisfaction(ratings, int(closed or 0) + int(resolved or 0))
+
+
+# --- names for the filters and labels ----------------------------------------------------------------
+
+
+async def names(db: AsyncSession) -> tuple[dict[int, str], dict[int, str]]:
+    """Operators and teams by id, for labels and for checking filter values."""
+    operators = {i: n for i, n in (await db.execute(select(Operator.id, Operator.name))).all()}
+    teams = {i: n for i, n in (await db.execute(select(Team.id, Team.name))).all()}
+    return operators, teams
+
+
+# --- drill-down: the rows behind a figure -----------------------------------------------------------
+
+DRILL_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    id: int
+    created_at: datetime
+    channel: str
+    plan: str
+    language: str
+    status: str
+    customer: str
+
+
+async def drill_conversations(
+    db: AsyncSession, period: Period, f: Filters, stage: str = "conversations", limit: int = DRILL_LIMIT
+) -> list[ConversationRow]:
+    """The conversations counted in a funnel stage or a channel × plan cell (the filters narrow to one cell)."""
+    stmt = (
+        _conversations(
+            Conversation.id,
+            Conversation.created_at,
+            Conversation.channel,
+            Customer.plan,
+            Conversation.language,
+            Conversation.status,
+            Customer.name,
+        )
+        .where(*conversation_filter(period, f), stage_condition(stage))
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    )
+    return [
+        ConversationRow(i, at, str(ch), p, lang, str(st), name)
+        for i, at, ch, p, lang, st, name in (await db.execute(stmt)).all()
+    ]
+
+
+TICKET_OUTCOMES = (
+    "all",
+    "first_response_met",
+    "first_response_breached",
+    "resolution_met",
+    "resolution_breached",
+    "resolved",
+)
+
+
+def outcome_condition(outcome: str) -> ColumnElement[bool]:
+    breached = SlaState.BREACHED
+    conditions: dict[str, ColumnElement[bool]] = {
+        "all": literal(True),
+        "first_response_met": and_(Ticket.first_responded_at.is_not(None), Ticket.first_response_state != breached),
+        "first_response_breached": Ticket.first_response_state == breached,
+        "resolution_met": and_(Ticket.resolved_at.is_not(None), Ticket.resolution_state != breached),
+        "resolution_breached": Ticket.resolution_state == breached,
+        "resolved": Ticket.resolved_at.is_not(None),
+    }
+    return conditions[outcome]
+
+
+async def drill_tickets(
+    db: AsyncSession,
+    period: Period,
+    f: Filters,
+    *,
+    priority: str | None = None,
+    outcome: str = "all",
+    limit: int = DRILL_LIMIT,
+) -> list[OpenTicket]:
+    """The tickets behind a channel × plan count, an SLA share (plan × priority × outcome) or a duration."""
+    stmt = (
+        _tickets(
+            Ticket.id,
+            Ticket.subject,
+            Ticket.plan,
+            Ticket.priority,
+            Ticket.sla_state,
+            Ticket.resolution_due,
+            Operator.name,
+        )
+        .outerjoin(Operator, Operator.id == Ticket.assignee_id)
+        .where(*ticket_filter(period, f), outcome_condition(outcome))
+        .order_by(Ticket.id.desc())
+        .limit(limit)
+    )
+    if priority:
+        stmt = stmt.where(Ticket.sla_priority == priority)
+    return [
+        OpenTicket(i, s, p, str(pr), str(st), due, name)
+        for i, s, p, pr, st, due, name in (await db.execute(stmt)).all()
+    ]
