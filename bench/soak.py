@@ -297,7 +297,7 @@ async def main() -> None:
                     FRONTLINE_REDIS_URL=REDIS_URL,
                     FRONTLINE_TELEGRAM_WEBHOOK_URL="https://desk.example/telegram/webhook",
                 )
-                await run_command(env, "demo", "load")
+                await run_command(env, "demo", "load", "--without-history")
                 next_chat = 100_000
                 for count in [int(n) for n in args.scale.split(",") if n]:
                     cluster = Cluster(standin, env, var, count)

@@ -97,7 +97,8 @@ async def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(factory: Any) -> int:
         done = await load_demo(factory, settings)
-        done += await load_demo_history(factory, settings)
+        if not args.without_history:
+            done += await load_demo_history(factory, settings)
         for line in done or ["demo data already loaded"]:
             print(line)
         print("staff logins: " + ", ".join(f"{a.login} / {a.password}" for a in DEMO_ACCOUNTS))
@@ -157,7 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     _command(db.add_parser("check", help="exit 1 when migrations are pending"), cmd_db_check)
 
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
-    _command(demo.add_parser("load", help="load demo data (idempotent)"), cmd_demo_load)
+    demo_load = demo.add_parser("load", help="load demo data (idempotent)")
+    demo_load.add_argument(
+        "--without-history", action="store_true", help="skip the generated weeks of past conversations for the reports"
+    )
+    _command(demo_load, cmd_demo_load)
 
     op = sub.add_parser("operator", help="staff accounts").add_subparsers(dest="action", required=True)
     add = op.add_parser("add", help="add a staff account (password from --password, stdin or a prompt)")

@@ -74,7 +74,7 @@ async def test_kill_9_mid_burst_on_sqlite_loses_nothing_and_answers_each_message
     async with BotApiStandIn() as standin:
         env = worker_env(sqlite_url, tmp_path / "var", standin.url)
         await run_command(env, "db", "upgrade")
-        await run_command(env, "demo", "load")
+        await run_command(env, "demo", "load", "--without-history")
         worker = Worker(env, tmp_path / "worker.log")
         await worker.start()
         try:
@@ -128,7 +128,7 @@ async def test_kill_9_of_one_of_two_webhook_workers_on_postgresql_loses_nothing(
                 FRONTLINE_REDIS_URL=redis_url,
                 FRONTLINE_TELEGRAM_WEBHOOK_URL="https://desk.example/telegram/webhook",
             )
-            await run_command(env, "demo", "load")
+            await run_command(env, "demo", "load", "--without-history")
             workers = [Worker(env, tmp_path / f"worker{i}.log") for i in range(2)]
             await asyncio.gather(*(w.start() for w in workers))
             try:
