@@ -66,7 +66,10 @@ async def test_the_report_shows_the_period_and_links_each_figure_to_what_is_behi
     shown = set(map(int, re.findall(r"/api/inbox/conversations/(\d+)", behind)))
     assert shown == {history.conversations["C4"], history.conversations["C5"]}
     # The SLA table's P1 cell opens the P1 ticket.
-    tickets = await (await client.get(f"/reports/tickets?{PERIOD}&plan=office&priority=P1")).text()
+    tickets = await (
+        await client.get(f"/reports/tickets?{PERIOD}&plan=office&priority=P1&outcome=resolution_breached&lang=en")
+    ).text()
+    assert "Outcome: resolution late" in tickets
     assert f"T-{history.tickets['T2']:06d}" in tickets
     assert f"T-{history.tickets['T1']:06d}" not in tickets
 
