@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import shutil
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
+from core.settings import ROOT
 from core.web.keys import SESSIONS
 from kb.markdown import render_plain
 from kb.models import Article, ArticleRevision, Gap, GapStatus
@@ -35,6 +37,7 @@ class Site:
     def __init__(self, thread: ServerThread, standin: BotApiStandIn) -> None:
         self.thread = thread
         self.url = thread.url
+        self.settings_data = thread.settings.data_dir
         assert thread.app is not None
         self.chat = Stack(standin=standin, app=thread.app, client=None)  # type: ignore[arg-type]
 
@@ -56,7 +59,10 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    settings = page_settings(tmp_path_factory.mktemp("editors"), telegram_token=TOKEN)
+    folder = tmp_path_factory.mktemp("editors")
+    # A copy of the data folder: recalibrating writes data/kb/thresholds.yml, which must not be the repository's.
+    shutil.copytree(ROOT / "data", folder / "data")
+    settings = page_settings(folder, telegram_token=TOKEN, data_dir=folder / "data")
     standins: list[BotApiStandIn] = []
 
     async def start_standin(thread: ServerThread) -> None:
@@ -370,3 +376,15 @@ def test_bad_editor_input_is_refused_and_the_text_is_kept(site: Site, browser: B
     response = page.request.post(f"{site.url}/kb/new", form={**form, "title": "Т", "csrf_token": "stale"})
     assert response.status == 403
     assert not site.query(select(Article.id).where(Article.slug == "empty-title"))
+
+
+def test_an_admin_recalibrates_the_bands(site: Site, browser: Browser) -> None:
+    page = browser.new_context(locale="ru-RU", viewport=DESKTOP).new_page()
+    sign_in(page, site.url, "admin", "frontline-admin")
+    page.goto(f"{site.url}/kb/import")
+    thresholds = site.settings_data / "kb" / "thresholds.yml"
+    before = thresholds.stat().st_mtime_ns
+    page.get_by_role("button", name="Перекалибровать сейчас").click()
+    expect(page.locator("#calibration [role=status]")).to_contain_text("Перекалибровано", timeout=240_000)
+    assert thresholds.stat().st_mtime_ns > before
+    expect(page.locator("#calibration")).to_contain_text("Последняя калибровка")
