@@ -43,12 +43,17 @@ def diff_lines(old: list[str], new: list[str]) -> list[DiffRow]:
     """Side-by-side rows: a replaced block pairs old and new lines; long unchanged runs fold to one row."""
     rows: list[DiffRow] = []
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    codes = matcher.get_opcodes()
+    for n, (tag, i1, i2, j1, j2) in enumerate(codes):
         if tag == "equal":
             same = [DiffRow("same", line, line) for line in old[i1:i2]]
-            if len(same) > 2 * CONTEXT + 1:
-                hidden = len(same) - 2 * CONTEXT
-                same = [*same[:CONTEXT], DiffRow("fold", str(hidden), str(hidden)), *same[-CONTEXT:]]
+            # Context after the previous change and before the next one; the text's own ends need none.
+            head = CONTEXT if n > 0 else 0
+            tail = CONTEXT if n < len(codes) - 1 else 0
+            if len(same) > head + tail + 1:
+                hidden = len(same) - head - tail
+                fold = DiffRow("fold", str(hidden), str(hidden))
+                same = [*same[:head], fold, *(same[len(same) - tail :] if tail else [])]
             rows.extend(same)
         elif tag == "delete":
             rows.extend(DiffRow("removed", line, "") for line in old[i1:i2])

@@ -37,6 +37,7 @@ from kb.models import Article, ArticleRevision, ArticleStatus
 from kb.schemas import MAX_BODY_CHARS, ArticleContent, ArticleUpdate
 from kb.search.index import Band, Document
 from kb.service import ArticleHit, KnowledgeBase
+from kb.web import recalibrated_path
 
 __all__ = ["PAGES_DIR", "register"]
 
@@ -745,7 +746,10 @@ async def gaps_dismiss(request: web.Request) -> web.StreamResponse:
 
 def _calibration(request: web.Request) -> dict[str, Any]:
     kb = _kb(request)
-    path = request.config_dict[SETTINGS].data_dir / "kb" / "thresholds.yml"
+    settings = request.config_dict[SETTINGS]
+    path = recalibrated_path(settings)
+    if not path.exists():
+        path = settings.data_dir / "kb" / "thresholds.yml"
     when = datetime.fromtimestamp(path.stat().st_mtime, UTC) if path.exists() else None
     return {
         "answer": kb.thresholds.answer,
@@ -753,7 +757,7 @@ def _calibration(request: web.Request) -> dict[str, Any]:
         "info": dict(kb.thresholds.info),
         "when": when,
         "embedder": kb.embedder.name,
-        "path": path.name,
+        "path": str(path),
     }
 
 
@@ -803,7 +807,8 @@ EVAL_SETS = ("kb_demo_tune.yml", "kb_colloquial_tune.yml")
 
 @routes.post("/calibrate", access=Access.ADMIN, html=True)
 async def recalibrate(request: web.Request) -> web.Response:
-    """Recalibrate the bands on the evaluation sets and the customers' picks; saved for the next start too."""
+    """Recalibrate the bands on the evaluation sets and the customers' picks; used at once and saved under
+    ``var/kb/`` for the next start (the shipped ``data/kb/thresholds.yml`` is left alone)."""
     from kb.cli import load_questions
 
     settings = request.config_dict[SETTINGS]
@@ -830,7 +835,9 @@ async def recalibrate(request: web.Request) -> web.Response:
             request, 422, report=None, problems=[], calibrated=_t(request, "editors.calibration.failed")
         )
     thresholds = await kb.recalibrate(in_scope, off_topic)
-    thresholds.save(settings.data_dir / "kb" / "thresholds.yml", kb.embedder.name)
+    target = recalibrated_path(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    thresholds.save(target, kb.embedder.name)
     message = _t(
         request,
         "editors.calibration.done",

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import BodyPartReader, web
 
 from core.db import transaction
 from core.errors import InvalidInput
 from core.periodic import PeriodicTask
+from core.settings import Settings
 from core.web.auth import current_operator
 from core.web.keys import BUS, SESSIONS, SETTINGS
 from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
@@ -62,7 +64,7 @@ from kb.schemas import (
     TranslationRef,
     VersionCheck,
 )
-from kb.search.index import Band
+from kb.search.index import Band, Thresholds
 from kb.service import KnowledgeBase
 from nlu.keys import EMBEDDER
 
@@ -412,6 +414,11 @@ async def export_articles(request: web.Request) -> web.Response:
     )
 
 
+def recalibrated_path(settings: Settings) -> Path:
+    """Where "Recalibrate now" saves thresholds: runtime state under ``var/``, never the shipped ``data/`` file."""
+    return settings.var_dir / "kb" / "thresholds.yml"
+
+
 # --- wiring ------------------------------------------------------------------------------------------
 
 
@@ -424,10 +431,13 @@ def create_app() -> web.Application:
 async def kb_ctx(app: web.Application) -> AsyncIterator[None]:
     """This worker's knowledge base (a root-app cleanup context after the database, bus and embedder)."""
     settings = app[SETTINGS]
+    recalibrated = recalibrated_path(settings)
     kb = KnowledgeBase(
         app[SESSIONS],
         app[BUS],
         app[EMBEDDER],
+        # An admin's recalibration (the editors' pages) wins over the shipped file; the lexicon stays in data/kb.
+        thresholds=Thresholds.load(recalibrated, app[EMBEDDER].name) if recalibrated.exists() else None,
         thresholds_path=settings.data_dir / "kb" / "thresholds.yml",
         progress=True,
     )

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
+from core.settings import ROOT
 from core.web.keys import SESSIONS
 from kb.markdown import render_plain
 from kb.models import Article, ArticleRevision, Gap, GapStatus
@@ -35,6 +36,7 @@ class Site:
     def __init__(self, thread: ServerThread, standin: BotApiStandIn) -> None:
         self.thread = thread
         self.url = thread.url
+        self.var_dir = thread.settings.var_dir
         assert thread.app is not None
         self.chat = Stack(standin=standin, app=thread.app, client=None)  # type: ignore[arg-type]
 
@@ -370,3 +372,18 @@ def test_bad_editor_input_is_refused_and_the_text_is_kept(site: Site, browser: B
     response = page.request.post(f"{site.url}/kb/new", form={**form, "title": "Т", "csrf_token": "stale"})
     assert response.status == 403
     assert not site.query(select(Article.id).where(Article.slug == "empty-title"))
+
+
+def test_an_admin_recalibrates_the_bands(site: Site, browser: Browser) -> None:
+    page = browser.new_context(locale="ru-RU", viewport=DESKTOP).new_page()
+    sign_in(page, site.url, "admin", "frontline-admin")
+    page.goto(f"{site.url}/kb/import")
+    shipped = ROOT / "data" / "kb" / "thresholds.yml"
+    before = shipped.read_bytes()
+    page.get_by_role("button", name="Перекалибровать сейчас").click()
+    expect(page.locator("#calibration [role=status]")).to_contain_text("Перекалибровано", timeout=240_000)
+    # Saved as runtime state for the next start; the repository's calibration is left alone.
+    saved = site.var_dir / "kb" / "thresholds.yml"
+    assert "answer:" in saved.read_text(encoding="utf-8")
+    assert shipped.read_bytes() == before
+    expect(page.locator("#calibration")).to_contain_text(str(saved))
