@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bot.engine.ports import Hit, Knowledge
 from bot.engine.turn import Turn
+from core.buttons import Action
 
 MAX_SUGGESTIONS = 3
 UNKNOWNS_BEFORE_HUMAN = 2
@@ -37,15 +38,15 @@ def give_article(turn: Turn, hit: Hit, others: list[int]) -> None:
     turn.say(
         "answer.helpful_question",
         [
-            turn.button("answer.button.yes", "h", f"y{hit.article_id}"),
-            turn.button("answer.button.no", "h", f"n{hit.article_id}"),
+            turn.button("answer.button.yes", Action.HELPFUL, f"y{hit.article_id}"),
+            turn.button("answer.button.no", Action.HELPFUL, f"n{hit.article_id}"),
         ],
     )
 
 
 def offer(turn: Turn, hits: Sequence[Hit], intro_key: str) -> None:
     turn.state.offered = [h.article_id for h in hits]
-    buttons = [turn.button_raw(h.title, "s", str(h.article_id)) for h in hits]
+    buttons = [turn.button_raw(h.title, Action.SUGGESTION, str(h.article_id)) for h in hits]
     turn.say(intro_key, buttons)
 
 
@@ -60,10 +61,14 @@ async def unknown(turn: Turn, kb: Knowledge, question: str, *, out_of_scope: boo
         turn.say("answer.unknown")
     if turn.state.unknown_streak >= UNKNOWNS_BEFORE_HUMAN:
         turn.say(
-            "answer.offer_human_after_unknowns", [turn.button("button.human", "o"), turn.button("button.ticket", "t")]
+            "answer.offer_human_after_unknowns",
+            [turn.button("button.human", Action.OPERATOR), turn.button("button.ticket", Action.TICKET)],
         )
     else:
-        turn.say("answer.offer_help", [turn.button("button.ticket", "t"), turn.button("button.human", "o")])
+        turn.say(
+            "answer.offer_help",
+            [turn.button("button.ticket", Action.TICKET), turn.button("button.human", Action.OPERATOR)],
+        )
 
 
 async def pick_suggestion(turn: Turn, kb: Knowledge, article_id: int) -> None:
@@ -105,7 +110,10 @@ async def not_helpful(turn: Turn, kb: Knowledge, article_id: int) -> None:
             return
     turn.state.offered = []
     turn.say("answer.no_more_suggestions")
-    turn.say("answer.offer_human_after_unknowns", [turn.button("button.human", "o"), turn.button("button.ticket", "t")])
+    turn.say(
+        "answer.offer_human_after_unknowns",
+        [turn.button("button.human", Action.OPERATOR), turn.button("button.ticket", Action.TICKET)],
+    )
 
 
 async def helpful(turn: Turn, kb: Knowledge, article_id: int) -> None:

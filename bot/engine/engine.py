@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 
-from bot.engine import answer, portal, tickets
+from bot.engine import answer, csat, handoff, intake, portal, status
 from bot.engine.ports import Desk, Knowledge, Parser
 from bot.engine.state import DialogState
 from bot.engine.turn import Turn
+from core.buttons import Action, ButtonPayload
 from core.db import SessionFactory, for_update
 from core.events import EventBus
 from core.models import (
@@ -35,17 +35,13 @@ from core.settings import Settings
 from core.store import CustomerDefaults, InboundMessage, add_outbound, record_inbound
 from core.templates import Templates
 from core.uow import UnitOfWork
-from handoff.csat import parse_csat_payload, record_csat
-from handoff.inbox import estimate_wait, hand_off, wait_text
+from handoff.csat import parse_csat_payload
 from nlu.parse import Parse
 from sla import SlaPolicy
-from tickets.models import Ticket
-from tickets.notify import TICKET_CSAT
 
 log = logging.getLogger(__name__)
 
 CONFIDENT = 0.5  # below this an intent does not interrupt a running flow
-CSAT_WINDOW = timedelta(days=2)  # a rating typed as text counts for a conversation closed this recently
 SMALL_TALK = {"greet": "bot.greet", "thanks": "bot.thanks", "goodbye": "bot.goodbye"}
 
 
@@ -131,7 +127,10 @@ class ConversationEngine:
                 # Never dump the chat on a human silently: say what happened and offer the choices.
                 log.exception("bot turn failed", extra={"message_id": message_id})
                 turn.replies.clear()
-                turn.say("bot.error", [turn.button("button.ticket", "t"), turn.button("button.human", "o")])
+                turn.say(
+                    "bot.error",
+                    [turn.button("button.ticket", Action.TICKET), turn.button("button.human", Action.OPERATOR)],
+                )
             conversation.dialog_state = turn.state.model_dump(mode="json")
             conversation.language = turn.language
             for reply in turn.replies:
@@ -212,21 +211,22 @@ class ConversationEngine:
         state = turn.state
         if state.flow is None:
             if turn.intent == "rate" or turn.text.strip() in {"1", "2", "3", "4", "5"}:
-                return await self._late_rating(turn)
+                rating = _rating(turn)
+                return rating is not None and await csat.late_rating(turn, rating)
             return False
         confident = turn.confidence >= CONFIDENT
         if confident and turn.intent == "talk_to_human":
             state.reset_flow()
             return False
         if state.flow == "intake":
-            await tickets.intake_text(turn, self.desk, self.kb, self.account_categories)
+            await intake.intake_text(turn, self.desk, self.kb, self.account_categories)
             return True
         if state.flow == "add":
-            await tickets.add_flow_text(turn, self.desk)
+            await status.add_flow_text(turn, self.desk)
             return True
         if state.flow == "cancel":
             if turn.intent in ("affirm", "deny"):
-                await tickets.cancel_answer(turn, self.desk, yes=turn.intent == "affirm")
+                await status.cancel_answer(turn, self.desk, yes=turn.intent == "affirm")
                 return True
             state.reset_flow()
             return False
@@ -235,7 +235,7 @@ class ConversationEngine:
             state.reset_flow()
             state.csat_for = None
             if target is not None and turn.intent not in ("greet", "ask_question", "report_problem", "ticket_status"):
-                await self._csat_comment(turn, target)
+                await csat.comment(turn, target)
                 return True
             return False
         return False
@@ -246,16 +246,16 @@ class ConversationEngine:
             turn.say(SMALL_TALK[intent], name=turn.customer.name)
             return
         if intent == "talk_to_human":
-            await self._hand_off(turn)
+            await handoff.to_human(turn, self.sla, self.templates)
         elif intent == "report_problem":
-            tickets.start_intake(turn, turn.text)
-            await tickets.continue_intake(turn, self.desk, self.kb, self.account_categories)
+            intake.start_intake(turn, turn.text)
+            await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
         elif intent == "ticket_status":
-            await tickets.ticket_status(turn, self.desk)
+            await status.ticket_status(turn, self.desk)
         elif intent == "add_to_ticket":
-            await tickets.add_to_ticket(turn, self.desk)
+            await status.add_to_ticket(turn, self.desk)
         elif intent == "cancel_ticket":
-            await tickets.cancel_ticket(turn, self.desk)
+            await status.cancel_ticket(turn, self.desk)
         elif intent == "change_language":
             turn.language = "en" if turn.language == "ru" else "ru"
             if turn.parse is not None and turn.parse.language != turn.conversation.language:
@@ -268,22 +268,23 @@ class ConversationEngine:
             await answer.answer_question(turn, self.kb, turn.text, out_of_scope=intent == "out_of_scope")
 
     async def _button(self, turn: Turn, payload: str) -> None:
-        csat = parse_csat_payload(payload)
-        if csat is not None:
-            await self._csat_button(turn, *csat)
+        button = ButtonPayload.unpack(payload)
+        if button is not None and button.action is Action.CSAT:
+            rated = parse_csat_payload(payload)
+            if rated is not None:
+                await csat.conversation_button(turn, *rated)
+                return
+        if button is not None and button.action is Action.TICKET_CSAT:
+            await csat.ticket_button(turn, button)
             return
-        parts = payload.split(":")
-        if len(parts) == 3 and parts[0] == TICKET_CSAT:
-            await self._ticket_rating(turn, parts[1], parts[2])
-            return
-        if len(parts) != 3 or parts[2] != turn.state.nonce:
+        if button is None or button.nonce != turn.state.nonce:
             log.warning(
                 "forged or stale button", extra={"conversation_id": turn.conversation.id, "payload": payload[:64]}
             )
             turn.say("bot.stale_button")
             return
-        action, arg = parts[0], parts[1]
-        if action == "h" and len(arg) > 1 and arg[0] in "yn" and arg[1:].isdigit():
+        action, arg = button.action, button.arg
+        if action is Action.HELPFUL and len(arg) > 1 and arg[0] in "yn" and arg[1:].isdigit():
             article_id = int(arg[1:])
             if article_id != turn.state.last_article:
                 turn.say("bot.stale_button")
@@ -291,101 +292,25 @@ class ConversationEngine:
                 await answer.helpful(turn, self.kb, article_id)
             else:
                 await answer.not_helpful(turn, self.kb, article_id)
-        elif action == "s" and arg.isdigit():
+        elif action is Action.SUGGESTION and arg.isdigit():
             await answer.pick_suggestion(turn, self.kb, int(arg))
-        elif action in ("u", "c"):
-            await tickets.intake_button(turn, self.desk, self.kb, self.account_categories, action, arg)
-        elif action == "x" and arg in ("yes", "no") and turn.state.flow == "cancel":
-            await tickets.cancel_answer(turn, self.desk, yes=arg == "yes")
-        elif action == "t":
-            tickets.start_intake(turn, turn.state.last_question)
-            await tickets.continue_intake(turn, self.desk, self.kb, self.account_categories)
-        elif action == "o":
-            await self._hand_off(turn)
+        elif action in (Action.URGENCY, Action.INTAKE):
+            await intake.intake_button(turn, self.desk, self.kb, self.account_categories, action, arg)
+        elif action is Action.CANCEL_TICKET and arg in ("yes", "no") and turn.state.flow == "cancel":
+            await status.cancel_answer(turn, self.desk, yes=arg == "yes")
+        elif action is Action.TICKET:
+            intake.start_intake(turn, turn.state.last_question)
+            await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
+        elif action is Action.OPERATOR:
+            await handoff.to_human(turn, self.sla, self.templates)
         else:
             turn.say("bot.stale_button")
 
-    async def _hand_off(self, turn: Turn) -> None:
-        turn.state.reset_flow()
-        if turn.conversation.status is not ConversationStatus.BOT:
-            turn.say("handoff.already")
-            return
-        await hand_off(turn.uow, turn.conversation)
-        estimate = await estimate_wait(turn.uow.session, turn.conversation, turn.customer, self.sla)
-        if estimate.back_at is not None:
-            turn.say_text(wait_text(estimate, turn.customer, self.templates), [turn.button("button.ticket", "t")])
-        else:
-            turn.say_text(wait_text(estimate, turn.customer, self.templates))
 
-    # --- CSAT ---------------------------------------------------------------------------------------
-
-    async def _closed_conversation(self, turn: Turn, conversation_id: int) -> Conversation | None:
-        closed = await turn.uow.session.get(Conversation, conversation_id)
-        if closed is None or closed.customer_id != turn.customer.id or closed.status is not ConversationStatus.CLOSED:
-            return None
-        return closed
-
-    async def _csat_button(self, turn: Turn, conversation_id: int, rating: int, nonce: str) -> None:
-        closed = await self._closed_conversation(turn, conversation_id)
-        pending: Any = closed.dialog_state.get("csat") if closed is not None else None
-        if closed is None or not isinstance(pending, dict) or pending.get("nonce") != nonce:
-            log.warning("forged or stale rating button", extra={"conversation_id": conversation_id})
-            turn.say("bot.stale_button")
-            return
-        await self._rate(turn, closed, rating)
-
-    async def _late_rating(self, turn: Turn) -> bool:
-        """A rating typed as text after a close: it counts for the customer's latest closed conversation."""
-        value = turn.entity("rating") or turn.text.strip()
-        try:
-            rating = int(value)
-        except (TypeError, ValueError):
-            return False
-        if not 1 <= rating <= 5:
-            return False
-        closed = (
-            await turn.uow.session.execute(
-                select(Conversation)
-                .where(
-                    Conversation.customer_id == turn.customer.id,
-                    Conversation.status == ConversationStatus.CLOSED,
-                    Conversation.closed_at > utcnow() - CSAT_WINDOW,
-                )
-                .order_by(Conversation.closed_at.desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-        if closed is None or not isinstance(closed.dialog_state.get("csat"), dict):
-            return False
-        await self._rate(turn, closed, rating)
-        return True
-
-    async def _rate(self, turn: Turn, closed: Conversation, rating: int) -> None:
-        pending = dict(closed.dialog_state.get("csat") or {})
-        if pending.get("rating") is not None:
-            turn.say("csat.already")
-            return
-        await record_csat(turn.uow.session, rating=rating, comment=None, conversation_id=closed.id)
-        pending["rating"] = rating
-        closed.dialog_state = {**closed.dialog_state, "csat": pending}
-        turn.state.flow = "csat_comment"
-        turn.state.csat_for = closed.id
-        turn.say("csat.thanks")
-
-    async def _ticket_rating(self, turn: Turn, ticket_id: str, rating: str) -> None:
-        """A rating button under a ticket's "resolved" notice; only the ticket's own customer may rate it."""
-        ticket = await turn.uow.session.get(Ticket, int(ticket_id)) if ticket_id.isdigit() else None
-        if ticket is None or ticket.customer_id != turn.customer.id or rating not in {"1", "2", "3", "4", "5"}:
-            log.warning("forged ticket rating button", extra={"payload_ticket": ticket_id[:16]})
-            turn.say("bot.stale_button")
-            return
-        await record_csat(turn.uow.session, rating=int(rating), comment=None, ticket_id=ticket.id)
-        turn.say("csat.ticket_thanks")
-
-    async def _csat_comment(self, turn: Turn, conversation_id: int) -> None:
-        closed = await self._closed_conversation(turn, conversation_id)
-        rating = closed.dialog_state.get("csat", {}).get("rating") if closed is not None else None
-        if closed is None or not isinstance(rating, int):
-            return
-        await record_csat(turn.uow.session, rating=rating, comment=turn.text[:2000], conversation_id=closed.id)
-        turn.say("csat.comment_thanks")
+def _rating(turn: Turn) -> int | None:
+    value = turn.entity("rating") or turn.text.strip()
+    try:
+        rating = int(value)
+    except (TypeError, ValueError):
+        return None
+    return rating if 1 <= rating <= 5 else None
