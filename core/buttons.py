@@ -31,6 +31,7 @@ class Action(StrEnum):
     OPERATOR = "o"  # ask for a human
     RESUME = "r"  # argument: yes | no (continue the flow a new question interrupted)
     LEAVE_QUEUE = "w"  # stop waiting for a human
+    MY_TICKETS = "m"  # the customer's open tickets
     CSAT = "csat"  # argument: <conversation id>.<rating>
     TICKET_CSAT = "tcsat"  # argument: <ticket id>.<rating>
     PORTAL = "portal"  # a one-time link to the customer's portal

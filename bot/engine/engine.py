@@ -10,15 +10,19 @@ that dies between the two leaves the message to :meth:`ConversationEngine.recove
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from bot.engine import answer, csat, handoff, intake, portal, status
+from bot.engine.commands import Command, menu, parse_command, ticket_in_payload
 from bot.engine.ports import Desk, Knowledge, Parser
 from bot.engine.state import DialogState
 from bot.engine.turn import Turn
+from bot.engine.typed import typed_button
+from bot.engine.words import load_words
 from core.buttons import Action, ButtonPayload
 from core.db import SessionFactory, for_update
 from core.events import EventBus
@@ -43,6 +47,19 @@ log = logging.getLogger(__name__)
 
 CONFIDENT = 0.5  # below this an intent does not interrupt a running flow
 SMALL_TALK = {"greet": "bot.greet", "thanks": "bot.thanks", "goodbye": "bot.goodbye"}
+# Requests of their own: they end an add-comment step and are never taken as a reply to a pending ticket.
+ELSEWHERE = frozenset(
+    {
+        "ask_question",
+        "ticket_status",
+        "talk_to_human",
+        "report_problem",
+        "cancel_ticket",
+        "portal_link",
+        "change_language",
+    }
+)
+WORDS_FILE = ("bot", "words.yml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,7 @@ class ConversationEngine:
         self.sla = sla
         self.settings = settings
         self.account_categories = account_categories
+        self.words = load_words(settings.data_dir.joinpath(*WORDS_FILE))
         self.defaults = CustomerDefaults(settings.default_language, settings.default_timezone, settings.default_plan)
 
     # --- the two phases ------------------------------------------------------------------------------
@@ -108,8 +126,8 @@ class ConversationEngine:
                 return False  # another worker took this turn while we were parsing
             customer = await uow.session.get_one(Customer, conversation.customer_id)
             message.handled_at = utcnow()
-            if conversation.status in (ConversationStatus.WAITING, ConversationStatus.ASSIGNED):
-                return True  # a human holds the conversation: the inbox shows the message, the bot is silent
+            if conversation.status is ConversationStatus.ASSIGNED:
+                return True  # an operator holds the conversation: the inbox shows the message, the bot is silent
             state = DialogState.model_validate(conversation.dialog_state or {})
             turn = Turn(
                 uow=uow,
@@ -198,20 +216,97 @@ class ConversationEngine:
             await self._button(turn, payload)
             return
         if not turn.text:
-            turn.say("bot.sticker" if turn.message.meta.get("kind") == "sticker" else "bot.unsupported_attachment")
+            await self._attachment(turn)
             return
         if turn.message.meta.get("stored_with", {}).get("truncated_from"):
             turn.say("bot.truncated")
+        command = parse_command(turn.text)
+        if command is not None:
+            await self._command(turn, command)
+            return
+        typed = await typed_button(turn, self.words)
+        if typed is not None:
+            await self._button(turn, typed)
+            return
+        if self.words.is_cancel(turn.text):
+            await self._cancel(turn)
+            return
+        if turn.conversation.status is ConversationStatus.WAITING:
+            await self._waiting(turn)
+            return
+        put_aside = turn.state.suspended is not None
         if await self._flow(turn):
             return
+        if await self._pending_reply(turn):
+            return
         await self._intent(turn)
+        if not put_aside:  # offered once, right after the new question is answered
+            intake.offer_resume(turn)
+
+    async def _attachment(self, turn: Turn) -> None:
+        """A sticker, a file or a voice message: say we read text, and repeat the question a flow is waiting on."""
+        turn.say("bot.sticker" if turn.message.meta.get("kind") == "sticker" else "bot.unsupported_attachment")
+        if turn.state.flow == "intake" and turn.state.intake is not None:
+            await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
+
+    async def _command(self, turn: Turn, command: Command) -> None:
+        name = command.name
+        if name == "cancel":
+            await self._cancel(turn)
+        elif name == "operator":
+            await handoff.to_human(turn, self.sla, self.templates)
+        elif name == "tickets":
+            await status.ticket_status(turn, self.desk)
+        elif name == "start":
+            number = ticket_in_payload(command.payload)
+            if number is not None:
+                await status.ticket_status(turn, self.desk, number=number)
+                return
+            turn.say("bot.greet", name=turn.customer.name)
+            await status.open_tickets_brief(turn, self.desk)
+            if turn.conversation.status is ConversationStatus.WAITING:
+                await handoff.acknowledge(turn, self.sla, self.templates, force=True)
+        elif name in ("help", "menu"):
+            menu(turn, "bot.help")
+        else:
+            menu(turn, "bot.unknown_command")
+
+    async def _cancel(self, turn: Turn) -> None:
+        """ "Отмена", "стоп", /cancel: leave whatever is running and say what was dropped."""
+        state = turn.state
+        if await handoff.leave_queue(turn):
+            return
+        if state.flow == "intake" or (state.flow is None and state.suspended is not None):
+            intake.cancel_intake(turn)
+        elif state.flow == "add":
+            number = state.ticket
+            state.reset_flow()
+            turn.say("ticket.add_dropped", number=number or "")
+        elif state.flow == "cancel":
+            await status.cancel_answer(turn, self.desk, yes=False)
+        else:
+            state.reset_flow()
+            state.csat_for = None
+            turn.say("bot.nothing_to_cancel")
+
+    async def _waiting(self, turn: Turn) -> None:
+        """A customer waiting for a human: answer what the bot can, keep the place, say where they stand."""
+        if self.words.mentions(turn.text, self.words.create_ticket):
+            await handoff.leave_queue(turn, quiet=True)
+            await self._create_ticket(turn)
+            return
+        if turn.intent in ("ask_question", "report_problem") and await self._answerable(turn):
+            await answer.answer_question(turn, self.kb, turn.text)
+            turn.say("handoff.place_kept")
+            return
+        await handoff.acknowledge(turn, self.sla, self.templates)
 
     async def _flow(self, turn: Turn) -> bool:
-        """Continue a running flow; a confident request for a human or a new topic interrupts it."""
+        """Continue a running flow; a request for a human or a new question interrupts it."""
         state = turn.state
         if state.flow is None:
             if turn.intent == "rate" or turn.text.strip() in {"1", "2", "3", "4", "5"}:
-                rating = _rating(turn)
+                rating = _rating(turn) or self.words.rating(turn.text)
                 return rating is not None and await csat.late_rating(turn, rating)
             return False
         confident = turn.confidence >= CONFIDENT
@@ -219,15 +314,14 @@ class ConversationEngine:
             state.reset_flow()
             return False
         if state.flow == "intake":
-            await intake.intake_text(turn, self.desk, self.kb, self.account_categories)
-            return True
+            return await self._intake_text(turn)
         if state.flow == "add":
+            if state.ticket is not None and confident and turn.intent in ELSEWHERE:
+                state.reset_flow()  # a new request, not the comment we asked for
+                return False
             await status.add_flow_text(turn, self.desk)
             return True
         if state.flow == "cancel":
-            if turn.intent in ("affirm", "deny"):
-                await status.cancel_answer(turn, self.desk, yes=turn.intent == "affirm")
-                return True
             state.reset_flow()
             return False
         if state.flow == "csat_comment":
@@ -240,14 +334,33 @@ class ConversationEngine:
             return False
         return False
 
+    async def _intake_text(self, turn: Turn) -> bool:
+        assert turn.state.intake is not None
+        question = self._questionish(turn)
+        describing = turn.state.intake.step == "description"
+        if not (describing and question and await self._answerable(turn)) and await intake.intake_text(
+            turn, self.desk, self.kb, self.account_categories, question=question
+        ):
+            return True
+        # Not an answer to what the intake asked: put it aside, treat the message as new, offer to resume.
+        intake.suspend(turn)
+        return False
+
     async def _intent(self, turn: Turn) -> None:
         intent = turn.intent
+        if self.words.mentions(turn.text, self.words.create_ticket):
+            await self._create_ticket(turn)
+            return
         if intent in SMALL_TALK and turn.confidence >= CONFIDENT:
             turn.say(SMALL_TALK[intent], name=turn.customer.name)
             return
         if intent == "talk_to_human":
             await handoff.to_human(turn, self.sla, self.templates)
         elif intent == "report_problem":
+            forwarded = bool(turn.message.meta.get("forwarded"))  # a notice passed on, not the customer's fault report
+            if forwarded or (self._questionish(turn) and await self._answerable(turn)):
+                await answer.answer_question(turn, self.kb, turn.text)  # a how-to question, not a fault report
+                return
             intake.start_intake(turn, turn.text)
             await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
         elif intent == "ticket_status":
@@ -266,6 +379,37 @@ class ConversationEngine:
             turn.say("bot.anything_else")
         else:  # ask_question, complaint, out_of_scope and anything unsure: the knowledge base decides
             await answer.answer_question(turn, self.kb, turn.text, out_of_scope=intent == "out_of_scope")
+
+    async def _create_ticket(self, turn: Turn) -> None:
+        """ "Хочу оставить заявку": a new ticket, never a cancel or an addition; the request is no description."""
+        description = turn.text
+        for phrase in self.words.create_ticket:
+            description = re.sub(rf"(?i)\b{re.escape(phrase)}\b", " ", description)
+        intake.start_intake(turn, description.strip(" .,:;-—!?"))
+        await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
+
+    def _questionish(self, turn: Turn) -> bool:
+        """Worded as a question ("что делать", "положен ли", "how do I", a question mark)."""
+        return turn.text.rstrip().endswith("?") or self.words.mentions(turn.text, self.words.question_cues)
+
+    async def _answerable(self, turn: Turn) -> bool:
+        """The knowledge base has a confident answer to this message."""
+        hits = await self.kb.search(turn.text, turn.language, k=1)
+        return bool(hits) and str(hits[0].band) == "answer"
+
+    async def _pending_reply(self, turn: Turn) -> bool:
+        """A ticket waits for the customer's answer: their next message (not a request of its own) goes to it."""
+        if turn.confidence >= CONFIDENT and turn.intent in ELSEWHERE | {"greet", "thanks", "goodbye", "affirm"}:
+            return False
+        if self.words.mentions(turn.text, self.words.create_ticket):
+            return False
+        views = await self.desk.customer_tickets(turn.uow.session, turn.customer.id, open_only=True)
+        pending = [v for v in views if str(v.status) == "pending"]
+        if len(pending) != 1:
+            return False
+        view = await self.desk.add_to_ticket(turn.uow, turn.customer.id, str(pending[0].number), turn.text)
+        turn.say("ticket.reply_added", number=view.number)
+        return True
 
     async def _button(self, turn: Turn, payload: str) -> None:
         button = ButtonPayload.unpack(payload)
@@ -296,13 +440,21 @@ class ConversationEngine:
             await answer.pick_suggestion(turn, self.kb, int(arg))
         elif action in (Action.URGENCY, Action.INTAKE):
             await intake.intake_button(turn, self.desk, self.kb, self.account_categories, action, arg)
+        elif action is Action.RESUME and arg in ("yes", "no"):
+            await intake.resume(turn, self.desk, self.kb, self.account_categories, yes=arg == "yes")
         elif action is Action.CANCEL_TICKET and arg in ("yes", "no") and turn.state.flow == "cancel":
             await status.cancel_answer(turn, self.desk, yes=arg == "yes")
         elif action is Action.TICKET:
+            await handoff.leave_queue(turn, quiet=True)  # a ticket instead of waiting for a human
             intake.start_intake(turn, turn.state.last_question)
             await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
         elif action is Action.OPERATOR:
             await handoff.to_human(turn, self.sla, self.templates)
+        elif action is Action.LEAVE_QUEUE:
+            if not await handoff.leave_queue(turn):
+                turn.say("bot.stale_button")
+        elif action is Action.MY_TICKETS:
+            await status.ticket_status(turn, self.desk)
         else:
             turn.say("bot.stale_button")
 

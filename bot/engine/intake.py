@@ -15,6 +15,7 @@ MIN_DESCRIPTION = 12  # shorter than this ("не работает") is not a des
 
 
 def start_intake(turn: Turn, description: str | None) -> None:
+    turn.state.suspended = None
     intake = Intake()
     if description and len(description.strip()) >= MIN_DESCRIPTION:
         intake.description = description.strip()
@@ -64,8 +65,14 @@ async def continue_intake(turn: Turn, desk: Desk, kb: Knowledge, account_categor
     )
 
 
-async def intake_text(turn: Turn, desk: Desk, kb: Knowledge, account_categories: frozenset[str]) -> None:
-    """Free text while the intake waits for something."""
+async def intake_text(
+    turn: Turn, desk: Desk, kb: Knowledge, account_categories: frozenset[str], *, question: bool
+) -> bool:
+    """Free text while the intake waits for something; False when the text does not answer what was asked.
+
+    Typed answers to the urgency and confirmation buttons are matched before this (``typed``), so text that
+    reaches it at those steps is something else — a new question, for the engine to answer.
+    """
     intake = turn.state.intake
     assert intake is not None
     if intake.step == "description":
@@ -75,20 +82,16 @@ async def intake_text(turn: Turn, desk: Desk, kb: Knowledge, account_categories:
         match = ACCOUNT.search(turn.text)
         account = turn.entity("account_number") or (match.group(1) if match else None)
         if not account:
+            if question:
+                return False
             turn.say("ticket.bad_account", [turn.button("button.cancel", Action.INTAKE, "no")])
-            return
+            return True
         intake.account_number = str(account)
         turn.customer.account_number = str(account)
-    elif intake.step == "confirm" and turn.intent == "affirm":
-        await open_ticket(turn, desk)
-        return
-    elif intake.step == "confirm" and turn.intent == "deny":
-        cancel_intake(turn)
-        return
-    elif intake.step in ("urgency", "confirm"):
-        # Text instead of a button: treat it as more detail for the engineer, then ask again.
-        intake.description = f"{intake.description}\n{turn.text.strip()}"
+    else:
+        return False
     await continue_intake(turn, desk, kb, account_categories)
+    return True
 
 
 async def intake_button(
@@ -115,8 +118,50 @@ async def intake_button(
 
 
 def cancel_intake(turn: Turn) -> None:
+    """Drop the ticket being written (or the one a question interrupted), saying what was dropped."""
+    dropped = turn.state.intake or turn.state.suspended
     turn.state.reset_flow()
-    turn.say("ticket.cancelled_intake")
+    turn.state.suspended = None
+    turn.say("ticket.cancelled_intake", description=about(dropped))
+
+
+def about(intake: Intake | None) -> str:
+    """A few words of the description, cut at a word boundary, for "the ticket about …"."""
+    text = " ".join((intake.description if intake else "").split())
+    if len(text) <= 60:
+        return text
+    cut = text.rfind(" ", 0, 60)
+    return text[: cut if cut > 20 else 60].rstrip(" ,.;:—-") + "…"
+
+
+def suspend(turn: Turn) -> None:
+    """Put the intake aside while a new question is answered; it is offered back afterwards."""
+    turn.state.suspended = turn.state.intake
+    turn.state.reset_flow()
+
+
+def offer_resume(turn: Turn) -> None:
+    if turn.state.suspended is None or turn.state.flow is not None:
+        return
+    turn.say(
+        "ticket.resume",
+        [turn.button("button.resume", Action.RESUME, "yes"), turn.button("button.drop", Action.RESUME, "no")],
+        description=about(turn.state.suspended),
+    )
+
+
+async def resume(turn: Turn, desk: Desk, kb: Knowledge, account_categories: frozenset[str], yes: bool) -> None:
+    suspended = turn.state.suspended
+    if suspended is None:
+        turn.say("bot.stale_button")
+        return
+    if not yes:
+        cancel_intake(turn)
+        return
+    turn.state.suspended = None
+    turn.state.flow = "intake"
+    turn.state.intake = suspended
+    await continue_intake(turn, desk, kb, account_categories)
 
 
 async def open_ticket(turn: Turn, desk: Desk) -> None:

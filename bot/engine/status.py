@@ -22,8 +22,16 @@ def _status_line(turn: Turn, view: Any) -> str:
     )
 
 
-async def ticket_status(turn: Turn, desk: Desk) -> None:
-    number = turn.entity("ticket_number")
+async def open_tickets_brief(turn: Turn, desk: Desk) -> None:
+    """After a greeting: the customer's open tickets, if any (nothing at all when there are none)."""
+    views = await desk.customer_tickets(turn.uow.session, turn.customer.id, open_only=True)
+    if views:
+        lines = [turn.t("ticket.list_intro")] + [_status_line(turn, v) for v in views[:5]]
+        turn.say_text("\n\n".join(lines))
+
+
+async def ticket_status(turn: Turn, desk: Desk, number: str | None = None) -> None:
+    number = number or turn.entity("ticket_number")
     session = turn.uow.session
     if number:
         try:
