@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bot.engine.ports import Hit, Knowledge
 from bot.engine.turn import Turn
+from bot.engine.words import normalise
 from core.buttons import Action
 
 MAX_SUGGESTIONS = 3
@@ -13,7 +14,8 @@ UNKNOWNS_BEFORE_HUMAN = 2
 
 
 async def answer_question(turn: Turn, kb: Knowledge, question: str, *, out_of_scope: bool = False) -> None:
-    hits = await kb.search(question, turn.language, k=MAX_SUGGESTIONS + 1)
+    # "КАК ОПЛАТИТЬ ИНТЕРНЕТ!!!!!!" is the same question as "как оплатить интернет".
+    hits = await kb.search(normalise(question) or question, turn.language, k=MAX_SUGGESTIONS + 1)
     turn.state.last_question = question
     # The NLU's out-of-scope verdict against the knowledge base's confidence: when they disagree the customer
     # chooses among titles rather than getting a confident answer to something we may not cover.

@@ -22,7 +22,7 @@ from bot.engine.ports import Desk, Knowledge, Parser
 from bot.engine.state import DialogState
 from bot.engine.turn import Turn
 from bot.engine.typed import typed_button
-from bot.engine.words import load_words
+from bot.engine.words import load_words, normalise
 from core.buttons import Action, ButtonPayload
 from core.db import SessionFactory, for_update
 from core.events import EventBus
@@ -383,7 +383,9 @@ class ConversationEngine:
     async def _create_ticket(self, turn: Turn) -> None:
         """ "Хочу оставить заявку": a new ticket, never a cancel or an addition; the request is no description."""
         description = turn.text
-        for phrase in self.words.create_ticket:
+        for phrase in sorted(
+            self.words.create_ticket, key=len, reverse=True
+        ):  # "open a new ticket" before "new ticket"
             description = re.sub(rf"(?i)\b{re.escape(phrase)}\b", " ", description)
         intake.start_intake(turn, description.strip(" .,:;-—!?"))
         await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
@@ -394,14 +396,27 @@ class ConversationEngine:
 
     async def _answerable(self, turn: Turn) -> bool:
         """The knowledge base has a confident answer to this message."""
-        hits = await self.kb.search(turn.text, turn.language, k=1)
+        hits = await self.kb.search(normalise(turn.text) or turn.text, turn.language, k=1)
         return bool(hits) and str(hits[0].band) == "answer"
 
     async def _pending_reply(self, turn: Turn) -> bool:
         """A ticket waits for the customer's answer: their next message (not a request of its own) goes to it."""
-        if turn.confidence >= CONFIDENT and turn.intent in ELSEWHERE | {"greet", "thanks", "goodbye", "affirm"}:
+        # The answer can look like anything ("я дома после 18:00" reads as a fault report); only requests of
+        # their own, small talk and questions worded as questions are kept out of the ticket.
+        requests = {
+            "talk_to_human",
+            "ticket_status",
+            "cancel_ticket",
+            "portal_link",
+            "change_language",
+            "add_to_ticket",
+        }
+        small_talk = {"greet", "thanks", "goodbye", "affirm", "deny"}
+        if turn.confidence >= CONFIDENT and turn.intent in requests | small_talk:
             return False
         if self.words.mentions(turn.text, self.words.create_ticket):
+            return False
+        if turn.intent == "ask_question" and self._questionish(turn):
             return False
         views = await self.desk.customer_tickets(turn.uow.session, turn.customer.id, open_only=True)
         pending = [v for v in views if str(v.status) == "pending"]

@@ -8,7 +8,7 @@ that would land after operators leave is promised for when they are back.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from bot.engine.turn import Turn
@@ -18,6 +18,7 @@ from core.store import set_status
 from core.templates import Templates
 from handoff.inbox import WaitEstimate, estimate_wait, hand_off
 from sla import SlaPolicy, eta_values, is_working, next_working_instant
+from sla.eta import eta_data
 
 ACK_EVERY = timedelta(minutes=5)
 
@@ -35,19 +36,30 @@ async def estimate(turn: Turn, sla: SlaPolicy, now: datetime | None = None) -> W
     return WaitEstimate(position=found.position, minutes=None, back_at=next_working_instant(calendar, answer_at))
 
 
-def _when(turn: Turn, back_at: datetime, templates: Templates) -> str:
+def _when(turn: Turn, back_at: datetime, templates: Templates, now: datetime | None = None) -> str:
+    """ "в понедельник, 7 декабря, в 09:00 (МСК)" — or "сегодня в 18:00" / "завтра в 09:00" when it is that close."""
     lang: Literal["ru", "en"] = "en" if turn.language == "en" else "ru"
     names = {
         "eta.weekdays": templates.raw("handoff.weekdays_on", lang),
         "eta.months": templates.raw("eta.months", lang),
     }
-    return templates.render("handoff.back_at", lang, **eta_values(back_at, turn.customer.timezone, lang, names))
+    values = eta_values(back_at, turn.customer.timezone, lang, names)
+    days = (eta_data(back_at, turn.customer.timezone, lang).local.date() - _local_date(turn, now or utcnow())).days
+    if days in (0, 1):
+        return templates.render("handoff.back_today" if days == 0 else "handoff.back_tomorrow", lang, **values)
+    return templates.render("handoff.back_at", lang, **values)
 
 
-def wait_text(turn: Turn, found: WaitEstimate, templates: Templates, *, first: bool) -> str:
+def _local_date(turn: Turn, moment: datetime) -> date:
+    return eta_data(moment, turn.customer.timezone, "en").local.date()
+
+
+def wait_text(
+    turn: Turn, found: WaitEstimate, templates: Templates, *, first: bool, now: datetime | None = None
+) -> str:
     if found.back_at is not None:
         key = "handoff.after_hours" if first else "handoff.still_after_hours"
-        return turn.t(key, when=_when(turn, found.back_at, templates), position=found.position)
+        return turn.t(key, when=_when(turn, found.back_at, templates, now), position=found.position)
     return turn.t(
         "handoff.waiting" if first else "handoff.still_waiting", position=found.position, minutes=found.minutes
     )

@@ -27,8 +27,16 @@ def normalise(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", lowered).replace("_", " ").split())
 
 
-# YAML reads a bare 5 as a number; every phrase is text.
-Phrase = Annotated[str, BeforeValidator(str)]
+def _phrase(value: object) -> str:
+    """YAML reads a bare 5 as a number (fine: "5") and a bare no as False (not fine: quote it)."""
+    if isinstance(value, bool):
+        raise ValueError('yes/no/on/off are booleans in YAML: quote them ("no")')
+    if not isinstance(value, (str, int)):
+        raise ValueError("a phrase is text")
+    return str(value)
+
+
+Phrase = Annotated[str, BeforeValidator(_phrase)]
 Phrases = tuple[Phrase, ...]
 
 
