@@ -60,7 +60,7 @@ async def continue_intake(turn: Turn, desk: Desk, kb: Knowledge, account_categor
             turn.button("button.edit", Action.INTAKE, "edit"),
             turn.button("button.cancel", Action.INTAKE, "no"),
         ],
-        description=intake.description[:500],
+        description=clip(intake.description, 500),
         urgency=turn.t(f"ticket.urgency.{intake.urgency}"),
     )
 
@@ -126,12 +126,16 @@ def cancel_intake(turn: Turn) -> None:
 
 
 def about(intake: Intake | None) -> str:
-    """A few words of the description, cut at a word boundary, for "the ticket about …"."""
-    text = " ".join((intake.description if intake else "").split())
-    if len(text) <= 60:
+    """A few words of the description for "the ticket about …"."""
+    return clip(" ".join((intake.description if intake else "").split()), 60)
+
+
+def clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary (mid-word only when one word is that long)."""
+    if len(text) <= limit:
         return text
-    cut = text.rfind(" ", 0, 60)
-    return text[: cut if cut > 20 else 60].rstrip(" ,.;:—-") + "…"
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 3 else limit].rstrip(" ,.;:—-") + "…"
 
 
 def suspend(turn: Turn) -> None:
