@@ -328,6 +328,9 @@ class ConversationEngine:
             target = state.csat_for
             state.reset_flow()
             state.csat_for = None
+            if self.words.rating(turn.text) is not None:
+                turn.say("csat.already")  # "ставлю 4 из 5" after rating is no comment
+                return True
             if target is not None and turn.intent not in ("greet", "ask_question", "report_problem", "ticket_status"):
                 await csat.comment(turn, target)
                 return True
@@ -353,6 +356,16 @@ class ConversationEngine:
             return
         if intent in SMALL_TALK and turn.confidence >= CONFIDENT:
             turn.say(SMALL_TALK[intent], name=turn.customer.name)
+            return
+        if not normalise(turn.text) or (intent in ("affirm", "deny", "rate") and turn.state.last_question is None):
+            turn.say("bot.how_can_help")  # "ок" or an emoji to start with: nothing was asked, nothing to look up
+            return
+        if intent == "complaint" and turn.confidence >= CONFIDENT and not await self._answerable(turn):
+            # "бот тупой" is feedback, not a question for the editors: apologise and offer a person.
+            turn.say(
+                "bot.sorry",
+                [turn.button("button.human", Action.OPERATOR), turn.button("button.ticket", Action.TICKET)],
+            )
             return
         if intent == "talk_to_human":
             await handoff.to_human(turn, self.sla, self.templates)

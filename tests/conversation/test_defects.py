@@ -139,11 +139,21 @@ async def test_intake_is_a_trap_a_new_question_in_english(stack: Stack) -> None:
     assert "won't open the ticket" in dropped, dropped
 
 
-async def test_intake_is_a_trap_how_to_questions_are_answered(stack: Stack) -> None:
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("лампочка los горит, что делать?", "ru"),
+        ("положен перерасчет за дни без интернета?", "ru"),
+        ("the LOS light on my router is red, what should I do?", "en"),
+    ],
+)
+async def test_intake_is_a_trap_how_to_questions_are_answered(stack: Stack, question: str, language: str) -> None:
     chat = next(_chats)
-    replies = joined(await stack.say(chat, "как оплатить интернет картой?"))
+    replies = joined(await stack.say(chat, question, language))
     assert "Насколько это срочно" not in replies, replies
+    assert "How urgent" not in replies, replies
     assert "Опишите, пожалуйста, проблему" not in replies, replies
+    assert "Did this help?" in replies or "Это помогло?" in replies or "статей" in replies or "articles" in replies
 
 
 async def test_intake_is_a_trap_a_voice_message_keeps_the_flow(stack: Stack) -> None:
@@ -374,3 +384,33 @@ async def test_shouting_is_answered_like_lower_case(stack: Stack) -> None:
     loud = joined(await stack.say(chat, "КАК ОПЛАТИТЬ ИНТЕРНЕТ!!!!!!"))
     assert "не знаю" not in loud, loud
     assert quiet.split("\n")[0] == loud.split("\n")[0], (quiet[:80], loud[:80])
+
+
+# --- 10. tone and details -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "language"), [("бот тупой", "ru"), ("your bot is so stupid", "en")])
+async def test_tone_an_insult_is_feedback_not_a_question_for_editors(stack: Stack, text: str, language: str) -> None:
+    chat = next(_chats)
+    replies = joined(await stack.say(chat, text, language))
+    assert "редакторов" not in replies, replies
+    assert "editors" not in replies, replies
+    assert any("оператор" in b["text"].lower() or "operator" in b["text"].lower() for b in stack.last_buttons(chat))
+
+
+@pytest.mark.parametrize(("text", "language"), [("ок", "ru"), ("👍", "ru"), ("ok", "en")])
+async def test_tone_ok_or_an_emoji_first_is_not_anything_else(stack: Stack, text: str, language: str) -> None:
+    chat = next(_chats)
+    replies = joined(await stack.say(chat, text, language))
+    assert replies, "an answer"
+    assert "Чем ещё" not in replies, replies
+    assert "Anything else" not in replies, replies
+
+
+async def test_tone_no_priority_jargon_to_customers(stack: Stack) -> None:
+    chat = next(_chats)
+    await stack.say(chat, "у меня уже второй день не показывает телевизор, нет сигнала на приставке")
+    await stack.press(chat, "Срочно")
+    created = joined(await stack.press(chat, "Да, оформить"))
+    assert "Приоритет" not in created, created
+    assert not re.search(r"\bP\d\b", created), created
