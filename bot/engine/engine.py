@@ -126,9 +126,15 @@ class ConversationEngine:
                 return False  # another worker took this turn while we were parsing
             customer = await uow.session.get_one(Customer, conversation.customer_id)
             message.handled_at = utcnow()
-            if conversation.status is ConversationStatus.ASSIGNED:
-                return True  # an operator holds the conversation: the inbox shows the message, the bot is silent
             state = DialogState.model_validate(conversation.dialog_state or {})
+            if conversation.status is ConversationStatus.ASSIGNED:
+                # An operator holds the conversation: the inbox shows the message, the bot is silent, and any
+                # flow the bot had running is over (it must not resume when the chat comes back to the bot).
+                if state.flow is not None or state.suspended is not None:
+                    state.reset_flow()
+                    state.suspended = None
+                    conversation.dialog_state = state.model_dump(mode="json")
+                return True
             turn = Turn(
                 uow=uow,
                 conversation=conversation,

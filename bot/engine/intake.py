@@ -7,6 +7,7 @@ import re
 from bot.engine.ports import Desk, Knowledge
 from bot.engine.state import Intake
 from bot.engine.turn import Turn
+from bot.engine.words import normalise
 from core.buttons import Action
 
 URGENCIES = ("high", "medium", "low")
@@ -171,6 +172,13 @@ async def resume(turn: Turn, desk: Desk, kb: Knowledge, account_categories: froz
 async def open_ticket(turn: Turn, desk: Desk) -> None:
     intake = turn.state.intake
     assert intake is not None
+    twin = await _same_open_ticket(turn, desk, intake.description)
+    if twin is not None:
+        # The same problem filed twice: one ticket, and the customer is told where their words went.
+        turn.state.reset_flow()
+        await desk.add_to_ticket(turn.uow, turn.customer.id, twin, intake.description)
+        turn.say("ticket.duplicate", number=twin)
+        return
     opened = await desk.open_ticket(
         turn.uow,
         turn.customer,
@@ -195,3 +203,15 @@ async def _guess_category(kb: Knowledge, description: str, language: str) -> str
         return None
     article = kb.published(hits[0].article_id)
     return str(article.category) if article is not None and article.category else None
+
+
+async def _same_open_ticket(turn: Turn, desk: Desk, description: str) -> str | None:
+    """The number of the customer's open ticket with this very description (case and punctuation aside)."""
+    wanted = normalise(description)
+    if len(wanted) < MIN_DESCRIPTION:
+        return None
+    for view in await desk.customer_tickets(turn.uow.session, turn.customer.id, open_only=True):
+        subject = normalise(str(view.subject).rstrip("…"))
+        if len(subject) >= MIN_DESCRIPTION and wanted.startswith(subject):
+            return str(view.number)
+    return None

@@ -414,3 +414,15 @@ async def test_tone_no_priority_jargon_to_customers(stack: Stack) -> None:
     created = joined(await stack.press(chat, "Да, оформить"))
     assert "Приоритет" not in created, created
     assert not re.search(r"\bP\d\b", created), created
+
+
+async def test_tone_the_same_problem_twice_is_one_ticket_and_a_word(stack: Stack) -> None:
+    chat = next(_chats)
+    problem = "телевизор пишет канал закодирован на всех каналах с утра"
+    number = await open_ticket(stack, chat, problem)
+    await stack.say(chat, problem)
+    await stack.say(chat, "не срочно")
+    second = joined(await stack.say(chat, "да"))
+    assert f"уже есть — {number}" in second, second
+    listed = joined(await stack.say(chat, "/tickets"))
+    assert len(set(TICKET.findall(listed))) == 1, listed
