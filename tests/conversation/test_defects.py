@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -426,3 +427,44 @@ async def test_tone_the_same_problem_twice_is_one_ticket_and_a_word(stack: Stack
     assert f"уже есть — {number}" in second, second
     listed = joined(await stack.say(chat, "/tickets"))
     assert len(set(TICKET.findall(listed))) == 1, listed
+
+
+# --- bad input ----------------------------------------------------------------------------------------
+
+
+async def test_bad_input_a_button_of_a_flow_that_no_longer_exists(stack: Stack) -> None:
+    chat = next(_chats)
+    await stack.say(chat, "интернет постоянно отваливается каждые 10 минут, уже третий день")
+    await stack.say(chat, "как поменять пароль от вайфая?")
+    resume = next(b for b in stack.last_buttons(chat) if "продолжить" in b["text"])
+    await stack.press(chat, "Нет, не нужно")
+    stale = joined(await stack.press_data(chat, resume["callback_data"]))
+    assert "неактуальна" in stale, stale
+
+
+async def test_bad_input_an_edited_message_changes_the_ticket_number(stack: Stack) -> None:
+    chat = next(_chats)
+    number = await open_ticket(stack, chat, "роутер не видит кабель, интернета нет со вчерашнего вечера")
+    update = stack.standin.make_text_update(chat, chat, "статус заявки T-999999")
+    await stack.settle(update_id=stack.standin.push_update(update))
+    edited = dict(update["message"])
+    edited["text"] = f"статус заявки {number}"
+    edited["edit_date"] = int(time.time())
+    before = len(stack.sent(chat))
+    await stack.settle(update_id=stack.standin.push_update({"edited_message": edited}))
+    replies = joined(stack.sent(chat)[before:])
+    assert number in replies, replies
+
+
+async def test_bad_input_a_forwarded_notice_does_not_open_an_intake(stack: Stack) -> None:
+    chat = next(_chats)
+    update = stack.standin.make_text_update(
+        chat, chat, "Внимание! Плановые работы: интернет не будет работать завтра с 10:00 до 12:00"
+    )
+    update["message"]["forward_origin"] = {"type": "hidden_user", "date": int(time.time()), "sender_user_name": "ЖКХ"}
+    before = len(stack.sent(chat))
+    await stack.settle(update_id=stack.standin.push_update(update))
+    replies = joined(stack.sent(chat)[before:])
+    assert replies, "an answer"
+    assert "Насколько это срочно" not in replies, replies
+    assert "Опишите, пожалуйста, проблему" not in replies, replies
