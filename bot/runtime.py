@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel
 from bot.channels.webhook import StoringRequestHandler
 from bot.engine.engine import ConversationEngine
 from bot.keys import CONVERSATION_ENGINE, DELIVERERS, TELEGRAM, TELEGRAM_WEBHOOK
@@ -73,6 +73,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     channel = TelegramChannel.create(token, app[CONVERSATION_ENGINE], api_url=settings.telegram_api_url)
     app[TELEGRAM] = channel
     app[DELIVERERS][Channel.TELEGRAM] = channel
+    await channel.register_commands()
     if settings.telegram_webhook_url:
         secret = webhook_secret(
             token, settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
@@ -85,7 +86,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
             channel=channel,
         )
         await channel.bot.set_webhook(
-            settings.telegram_webhook_url, secret_token=secret, allowed_updates=["message", "callback_query"]
+            settings.telegram_webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
         )
         log.info("telegram webhook set", extra={"url": settings.telegram_webhook_url})
     else:

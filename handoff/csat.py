@@ -6,13 +6,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.buttons import Action, ButtonPayload
 from core.errors import InvalidInput, NotFound
 from core.models import Conversation, utcnow
 from core.store import clean_text
 from handoff.models import Csat
 from tickets.models import Ticket
-
-CSAT_PAYLOAD = "csat"
 
 
 async def record_csat(
@@ -61,17 +60,13 @@ async def _find_csat(session: AsyncSession, conversation_id: int | None, ticket_
 
 
 def csat_payload(conversation_id: int, rating: int, nonce: str) -> str:
-    return f"{CSAT_PAYLOAD}:{conversation_id}:{rating}:{nonce}"
+    return ButtonPayload(action=Action.CSAT, arg=f"{conversation_id}.{rating}", nonce=nonce).pack()
 
 
 def parse_csat_payload(payload: str) -> tuple[int, int, str] | None:
-    parts = payload.split(":")
-    if len(parts) != 4 or parts[0] != CSAT_PAYLOAD:
+    """(conversation id, rating, nonce) of a conversation rating button; None for any other payload."""
+    button = ButtonPayload.unpack(payload)
+    numbers = button.numbers() if button is not None and button.action is Action.CSAT else None
+    if button is None or numbers is None or len(numbers) != 2 or not 1 <= numbers[1] <= 5:
         return None
-    try:
-        conversation_id, rating = int(parts[1]), int(parts[2])
-    except ValueError:
-        return None
-    if not 1 <= rating <= 5:
-        return None
-    return conversation_id, rating, parts[3]
+    return numbers[0], numbers[1], button.nonce

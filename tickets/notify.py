@@ -7,12 +7,14 @@ can gather conversations from several channels); the channel that owns it delive
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.buttons import Action, ButtonPayload
 from core.models import Author, Conversation, Customer, Message
 from core.store import Button, add_outbound
 from core.templates import Templates
@@ -38,8 +40,8 @@ async def latest_conversation(session: AsyncSession, ticket_id: int) -> Conversa
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-TICKET_CSAT = "tcsat"  # payload prefix of a ticket rating button: tcsat:<ticket id>:<rating>
-PORTAL_LINK = "portal"  # payload of the "my requests on the website" button: the bot answers with a portal link
+TICKET_CSAT = Action.TICKET_CSAT.value  # a ticket rating button: tcsat:<ticket id>.<rating>:<nonce>
+PORTAL_LINK = ButtonPayload(action=Action.PORTAL).pack()  # "my requests on the website": a portal link
 
 
 class Notifier:
@@ -108,8 +110,15 @@ class Notifier:
         return Button(label=self.render("portal.button", customer.language), payload=PORTAL_LINK)
 
     def rating_buttons(self, ticket: Ticket, customer: Customer) -> list[Button]:
-        """1-5 buttons under a "resolved" notice: the rating is given in the chat, not on a web page."""
+        """1-5 buttons under a "resolved" notice: the rating is given in the chat, not on a web page.
+
+        The nonce is new per notice; the bot accepts a press only of a button it actually sent this customer.
+        """
+        nonce = secrets.token_hex(3)
         return [
-            Button(label=self.render(f"csat.button.{n}", customer.language), payload=f"{TICKET_CSAT}:{ticket.id}:{n}")
+            Button(
+                label=self.render(f"csat.button.{n}", customer.language),
+                payload=ButtonPayload(action=Action.TICKET_CSAT, arg=f"{ticket.id}.{n}", nonce=nonce).pack(),
+            )
             for n in range(1, 6)
         ]

@@ -499,15 +499,18 @@ class TicketService:
         )
         uow.emit(changed_event(ticket, Kind.STATUS, previous=current.value))
         if notify:
-            await self._tell_status(uow, ticket, current, target)
+            await self._tell_status(uow, ticket, current, target, reason)
         return True
 
-    async def _tell_status(self, uow: UnitOfWork, ticket: Ticket, current: TicketStatus, target: TicketStatus) -> None:
+    async def _tell_status(
+        self, uow: UnitOfWork, ticket: Ticket, current: TicketStatus, target: TicketStatus, reason: str | None = None
+    ) -> None:
         session = uow.session
         customer = await self.customer_of(session, ticket)
         eta = self.notifier.customer_eta(await self.eta_due(session, ticket), customer)
         if target is TicketStatus.PENDING:
-            await self.notifier.tell(uow, ticket, customer, "tickets.waiting_for_you")
+            # The operator's question goes with the notice: "we need your answer" alone cannot be answered.
+            await self.notifier.tell(uow, ticket, customer, "tickets.waiting_for_you", question=reason or "")
         elif target is TicketStatus.RESOLVED:
             await self.notifier.tell(uow, ticket, customer, "tickets.resolved", meta={"csat": {"ticket_id": ticket.id}})
         elif target is TicketStatus.OPEN and eta is not None:

@@ -28,7 +28,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.types import BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from aiogram.types import Message as TgMessage
 from pydantic import ValidationError
 
@@ -43,7 +43,8 @@ from kb.markdown import render_for_channel
 
 log = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+COMMANDS = ("start", "help", "tickets", "operator", "cancel", "menu")  # the order Telegram's menu shows them
 MAX_FEED_ATTEMPTS = 3
 MAX_REJECTED_PAYLOAD = 64_000
 
@@ -70,13 +71,19 @@ def _language(code: str | None) -> str | None:
     return "ru" if code.split("-")[0] in ("ru", "uk", "be", "kk") else "en"
 
 
-def translate_message(message: TgMessage) -> InboundMessage | None:
-    """A Telegram message as an inbound message; None for service messages we do not store."""
+def translate_message(message: TgMessage, edited: bool = False) -> InboundMessage | None:
+    """A Telegram message as an inbound message; None for service messages we do not store.
+
+    An edit is a new inbound message (its own id: the edit time), handled like any other: the customer who
+    corrects a ticket number gets an answer about the corrected one.
+    """
     user = message.from_user
     if user is None or user.is_bot:
         return None
     attachments: list[dict[str, Any]] = []
-    meta: dict[str, Any] = {}
+    meta: dict[str, Any] = {"edited": True} if edited else {}
+    if message.forward_origin is not None:
+        meta["forwarded"] = True
     if message.sticker is not None:
         meta["kind"] = "sticker"
         attachments.append({"type": "sticker", "emoji": message.sticker.emoji, "file_id": message.sticker.file_id})
@@ -104,7 +111,7 @@ def translate_message(message: TgMessage) -> InboundMessage | None:
         channel="telegram",
         external_user_id=str(user.id),
         chat_id=str(message.chat.id),
-        channel_message_id=str(message.message_id),
+        channel_message_id=f"{message.message_id}:edit:{message.edit_date or 0}" if edited else str(message.message_id),
         text=text,
         attachments=attachments,
         display_name=" ".join(p for p in (user.first_name, user.last_name) if p),
@@ -174,6 +181,22 @@ class TelegramChannel:
     async def drain(self) -> None:
         while self._turns:
             await asyncio.gather(*list(self._turns), return_exceptions=True)
+
+    async def register_commands(self) -> None:
+        """The command menu in Telegram, in Russian and English (a failure is logged; the bot works without it)."""
+        templates = self.engine.templates
+        try:
+            for language in ("ru", "en"):
+                commands = [
+                    BotCommand(command=c, description=templates.render(f"commands.{c}", language)) for c in COMMANDS
+                ]
+                await self.bot.set_my_commands(commands, language_code=language)
+            default = templates.language(self.engine.settings.default_language)
+            await self.bot.set_my_commands(
+                [BotCommand(command=c, description=templates.render(f"commands.{c}", default)) for c in COMMANDS]
+            )
+        except Exception:
+            log.exception("could not register the bot's commands with Telegram")
 
     # --- polling ------------------------------------------------------------------------------------
 
@@ -366,6 +389,34 @@ async def on_message(message: TgMessage, channel: TelegramChannel) -> None:
         log.warning("telegram message refused by the store", extra={"reason": exc.message})
 
 
+async def on_edited_message(message: TgMessage, channel: TelegramChannel) -> None:
+    inbound = translate_message(message, edited=True)
+    if inbound is None:
+        return
+    try:
+        await channel.accept(inbound)
+    except FrontlineError as exc:
+        log.warning("telegram edit refused by the store", extra={"reason": exc.message})
+
+
+async def show_choice(callback: CallbackQuery) -> None:
+    """The answered question keeps its text, shows the choice and loses its keyboard (no second press)."""
+    message = callback.message
+    if not isinstance(message, TgMessage) or message.reply_markup is None or not message.text:
+        return
+    chosen = next(
+        (b.text for row in message.reply_markup.inline_keyboard for b in row if b.callback_data == callback.data),
+        None,
+    )
+    if chosen is None:
+        return
+    text = f"{message.text}\n\n→ {chosen}"
+    if len(text) > TELEGRAM_LIMIT:
+        await message.edit_reply_markup(reply_markup=None)
+        return
+    await message.edit_text(text, entities=message.entities, reply_markup=None)
+
+
 async def on_callback(callback: CallbackQuery, channel: TelegramChannel) -> None:
     inbound = translate_callback(callback)
     # Stop the button's spinner first: the customer sees the press registered even before the reply.
@@ -373,6 +424,10 @@ async def on_callback(callback: CallbackQuery, channel: TelegramChannel) -> None
         await callback.answer()
     if inbound is None:
         return
+    try:
+        await show_choice(callback)
+    except Exception:  # an old message Telegram no longer lets us edit: the press still counts
+        log.info("could not mark the pressed button", exc_info=True)
     try:
         await channel.accept(inbound)
     except FrontlineError as exc:
@@ -383,5 +438,6 @@ def create_router() -> Router:
     """The channel's router; a fresh one per Dispatcher (aiogram attaches a router to one parent only)."""
     router = Router(name=__name__)
     router.message.register(on_message)
+    router.edited_message.register(on_edited_message)
     router.callback_query.register(on_callback, F.data)
     return router

@@ -6,13 +6,16 @@ from collections.abc import Sequence
 
 from bot.engine.ports import Hit, Knowledge
 from bot.engine.turn import Turn
+from bot.engine.words import normalise
+from core.buttons import Action
 
 MAX_SUGGESTIONS = 3
 UNKNOWNS_BEFORE_HUMAN = 2
 
 
 async def answer_question(turn: Turn, kb: Knowledge, question: str, *, out_of_scope: bool = False) -> None:
-    hits = await kb.search(question, turn.language, k=MAX_SUGGESTIONS + 1)
+    # "КАК ОПЛАТИТЬ ИНТЕРНЕТ!!!!!!" is the same question as "как оплатить интернет".
+    hits = await kb.search(normalise(question) or question, turn.language, k=MAX_SUGGESTIONS + 1)
     turn.state.last_question = question
     # The NLU's out-of-scope verdict against the knowledge base's confidence: when they disagree the customer
     # chooses among titles rather than getting a confident answer to something we may not cover.
@@ -40,15 +43,15 @@ def give_article(turn: Turn, hit: Hit, others: list[int]) -> None:
     turn.say(
         "answer.helpful_question",
         [
-            turn.button("answer.button.yes", "h", f"y{hit.article_id}"),
-            turn.button("answer.button.no", "h", f"n{hit.article_id}"),
+            turn.button("answer.button.yes", Action.HELPFUL, f"y{hit.article_id}"),
+            turn.button("answer.button.no", Action.HELPFUL, f"n{hit.article_id}"),
         ],
     )
 
 
 def offer(turn: Turn, hits: Sequence[Hit], intro_key: str) -> None:
     turn.state.offered = [h.article_id for h in hits]
-    buttons = [turn.button_raw(h.title, "s", str(h.article_id)) for h in hits]
+    buttons = [turn.button_raw(h.title, Action.SUGGESTION, str(h.article_id)) for h in hits]
     turn.say(intro_key, buttons)
 
 
@@ -63,10 +66,14 @@ async def unknown(turn: Turn, kb: Knowledge, question: str, *, out_of_scope: boo
         turn.say("answer.unknown")
     if turn.state.unknown_streak >= UNKNOWNS_BEFORE_HUMAN:
         turn.say(
-            "answer.offer_human_after_unknowns", [turn.button("button.human", "o"), turn.button("button.ticket", "t")]
+            "answer.offer_human_after_unknowns",
+            [turn.button("button.human", Action.OPERATOR), turn.button("button.ticket", Action.TICKET)],
         )
     else:
-        turn.say("answer.offer_help", [turn.button("button.ticket", "t"), turn.button("button.human", "o")])
+        turn.say(
+            "answer.offer_help",
+            [turn.button("button.ticket", Action.TICKET), turn.button("button.human", Action.OPERATOR)],
+        )
 
 
 async def pick_suggestion(turn: Turn, kb: Knowledge, article_id: int) -> None:
@@ -108,7 +115,10 @@ async def not_helpful(turn: Turn, kb: Knowledge, article_id: int) -> None:
             return
     turn.state.offered = []
     turn.say("answer.no_more_suggestions")
-    turn.say("answer.offer_human_after_unknowns", [turn.button("button.human", "o"), turn.button("button.ticket", "t")])
+    turn.say(
+        "answer.offer_human_after_unknowns",
+        [turn.button("button.human", Action.OPERATOR), turn.button("button.ticket", Action.TICKET)],
+    )
 
 
 async def helpful(turn: Turn, kb: Knowledge, article_id: int) -> None:

@@ -10,16 +10,20 @@ that dies between the two leaves the message to :meth:`ConversationEngine.recove
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 
-from bot.engine import answer, portal, tickets
+from bot.engine import answer, csat, handoff, intake, portal, status
+from bot.engine.commands import Command, menu, parse_command, ticket_in_payload
 from bot.engine.ports import Desk, Knowledge, Parser
 from bot.engine.state import DialogState
 from bot.engine.turn import Turn
+from bot.engine.typed import typed_button
+from bot.engine.words import load_words, normalise
+from core.buttons import Action, ButtonPayload
 from core.db import SessionFactory, for_update
 from core.events import EventBus
 from core.models import (
@@ -35,18 +39,27 @@ from core.settings import Settings
 from core.store import CustomerDefaults, InboundMessage, add_outbound, record_inbound
 from core.templates import Templates
 from core.uow import UnitOfWork
-from handoff.csat import parse_csat_payload, record_csat
-from handoff.inbox import estimate_wait, hand_off, wait_text
+from handoff.csat import parse_csat_payload
 from nlu.parse import Parse
 from sla import SlaPolicy
-from tickets.models import Ticket
-from tickets.notify import TICKET_CSAT
 
 log = logging.getLogger(__name__)
 
 CONFIDENT = 0.5  # below this an intent does not interrupt a running flow
-CSAT_WINDOW = timedelta(days=2)  # a rating typed as text counts for a conversation closed this recently
 SMALL_TALK = {"greet": "bot.greet", "thanks": "bot.thanks", "goodbye": "bot.goodbye"}
+# Requests of their own: they end an add-comment step and are never taken as a reply to a pending ticket.
+ELSEWHERE = frozenset(
+    {
+        "ask_question",
+        "ticket_status",
+        "talk_to_human",
+        "report_problem",
+        "cancel_ticket",
+        "portal_link",
+        "change_language",
+    }
+)
+WORDS_FILE = ("bot", "words.yml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +91,7 @@ class ConversationEngine:
         self.sla = sla
         self.settings = settings
         self.account_categories = account_categories
+        self.words = load_words(settings.data_dir.joinpath(*WORDS_FILE))
         self.defaults = CustomerDefaults(settings.default_language, settings.default_timezone, settings.default_plan)
 
     # --- the two phases ------------------------------------------------------------------------------
@@ -140,9 +154,15 @@ class ConversationEngine:
                 return False  # another worker took this turn while we were parsing
             customer = await uow.session.get_one(Customer, conversation.customer_id)
             message.handled_at = utcnow()
-            if conversation.status in (ConversationStatus.WAITING, ConversationStatus.ASSIGNED):
-                return True  # a human holds the conversation: the inbox shows the message, the bot is silent
             state = DialogState.model_validate(conversation.dialog_state or {})
+            if conversation.status is ConversationStatus.ASSIGNED:
+                # An operator holds the conversation: the inbox shows the message, the bot is silent, and any
+                # flow the bot had running is over (it must not resume when the chat comes back to the bot).
+                if state.flow is not None or state.suspended is not None:
+                    state.reset_flow()
+                    state.suspended = None
+                    conversation.dialog_state = state.model_dump(mode="json")
+                return True
             turn = Turn(
                 uow=uow,
                 conversation=conversation,
@@ -159,7 +179,10 @@ class ConversationEngine:
                 # Never dump the chat on a human silently: say what happened and offer the choices.
                 log.exception("bot turn failed", extra={"message_id": message_id})
                 turn.replies.clear()
-                turn.say("bot.error", [turn.button("button.ticket", "t"), turn.button("button.human", "o")])
+                turn.say(
+                    "bot.error",
+                    [turn.button("button.ticket", Action.TICKET), turn.button("button.human", Action.OPERATOR)],
+                )
             if turn.parse is not None or turn.band is not None:
                 # What the turn understood and how the knowledge base answered: the reports count these.
                 stamp = {"intent": turn.intent} if turn.parse is not None else {}
@@ -231,63 +254,172 @@ class ConversationEngine:
             await self._button(turn, payload)
             return
         if not turn.text:
-            turn.say("bot.sticker" if turn.message.meta.get("kind") == "sticker" else "bot.unsupported_attachment")
+            await self._attachment(turn)
             return
         if turn.message.meta.get("stored_with", {}).get("truncated_from"):
             turn.say("bot.truncated")
+        command = parse_command(turn.text)
+        if command is not None:
+            await self._command(turn, command)
+            return
+        typed = await typed_button(turn, self.words)
+        if typed is not None:
+            await self._button(turn, typed)
+            return
+        if self.words.is_cancel(turn.text):
+            await self._cancel(turn)
+            return
+        if turn.conversation.status is ConversationStatus.WAITING:
+            await self._waiting(turn)
+            return
+        put_aside = turn.state.suspended is not None
         if await self._flow(turn):
             return
+        if await self._pending_reply(turn):
+            return
         await self._intent(turn)
+        if not put_aside:  # offered once, right after the new question is answered
+            intake.offer_resume(turn)
+
+    async def _attachment(self, turn: Turn) -> None:
+        """A sticker, a file or a voice message: say we read text, and repeat the question a flow is waiting on."""
+        turn.say("bot.sticker" if turn.message.meta.get("kind") == "sticker" else "bot.unsupported_attachment")
+        if turn.state.flow == "intake" and turn.state.intake is not None:
+            await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
+
+    async def _command(self, turn: Turn, command: Command) -> None:
+        name = command.name
+        if name == "cancel":
+            await self._cancel(turn)
+        elif name == "operator":
+            await handoff.to_human(turn, self.sla, self.templates)
+        elif name == "tickets":
+            await status.ticket_status(turn, self.desk)
+        elif name == "start":
+            number = ticket_in_payload(command.payload)
+            if number is not None:
+                await status.ticket_status(turn, self.desk, number=number)
+                return
+            turn.say("bot.greet", name=turn.customer.name)
+            await status.open_tickets_brief(turn, self.desk)
+            if turn.conversation.status is ConversationStatus.WAITING:
+                await handoff.acknowledge(turn, self.sla, self.templates, force=True)
+        elif name in ("help", "menu"):
+            menu(turn, "bot.help")
+        else:
+            menu(turn, "bot.unknown_command")
+
+    async def _cancel(self, turn: Turn) -> None:
+        """ "Отмена", "стоп", /cancel: leave whatever is running and say what was dropped."""
+        state = turn.state
+        if await handoff.leave_queue(turn):
+            return
+        if state.flow == "intake" or (state.flow is None and state.suspended is not None):
+            intake.cancel_intake(turn)
+        elif state.flow == "add":
+            number = state.ticket
+            state.reset_flow()
+            turn.say("ticket.add_dropped", number=number or "")
+        elif state.flow == "cancel":
+            await status.cancel_answer(turn, self.desk, yes=False)
+        else:
+            state.reset_flow()
+            state.csat_for = None
+            turn.say("bot.nothing_to_cancel")
+
+    async def _waiting(self, turn: Turn) -> None:
+        """A customer waiting for a human: answer what the bot can, keep the place, say where they stand."""
+        if self.words.mentions(turn.text, self.words.create_ticket):
+            await handoff.leave_queue(turn, quiet=True)
+            await self._create_ticket(turn)
+            return
+        if turn.intent in ("ask_question", "report_problem") and await self._answerable(turn):
+            await answer.answer_question(turn, self.kb, turn.text)
+            turn.say("handoff.place_kept")
+            return
+        await handoff.acknowledge(turn, self.sla, self.templates)
 
     async def _flow(self, turn: Turn) -> bool:
-        """Continue a running flow; a confident request for a human or a new topic interrupts it."""
+        """Continue a running flow; a request for a human or a new question interrupts it."""
         state = turn.state
         if state.flow is None:
             if turn.intent == "rate" or turn.text.strip() in {"1", "2", "3", "4", "5"}:
-                return await self._late_rating(turn)
+                rating = _rating(turn) or self.words.rating(turn.text)
+                return rating is not None and await csat.late_rating(turn, rating)
             return False
         confident = turn.confidence >= CONFIDENT
         if confident and turn.intent == "talk_to_human":
             state.reset_flow()
             return False
         if state.flow == "intake":
-            await tickets.intake_text(turn, self.desk, self.kb, self.account_categories)
-            return True
+            return await self._intake_text(turn)
         if state.flow == "add":
-            await tickets.add_flow_text(turn, self.desk)
+            if state.ticket is not None and confident and turn.intent in ELSEWHERE:
+                state.reset_flow()  # a new request, not the comment we asked for
+                return False
+            await status.add_flow_text(turn, self.desk)
             return True
         if state.flow == "cancel":
-            if turn.intent in ("affirm", "deny"):
-                await tickets.cancel_answer(turn, self.desk, yes=turn.intent == "affirm")
-                return True
             state.reset_flow()
             return False
         if state.flow == "csat_comment":
             target = state.csat_for
             state.reset_flow()
             state.csat_for = None
+            if self.words.rating(turn.text) is not None:
+                turn.say("csat.already")  # "ставлю 4 из 5" after rating is no comment
+                return True
             if target is not None and turn.intent not in ("greet", "ask_question", "report_problem", "ticket_status"):
-                await self._csat_comment(turn, target)
+                await csat.comment(turn, target)
                 return True
             return False
         return False
 
+    async def _intake_text(self, turn: Turn) -> bool:
+        assert turn.state.intake is not None
+        question = self._questionish(turn)
+        describing = turn.state.intake.step == "description"
+        if not (describing and question and await self._answerable(turn)) and await intake.intake_text(
+            turn, self.desk, self.kb, self.account_categories, question=question
+        ):
+            return True
+        # Not an answer to what the intake asked: put it aside, treat the message as new, offer to resume.
+        intake.suspend(turn)
+        return False
+
     async def _intent(self, turn: Turn) -> None:
         intent = turn.intent
+        if self.words.mentions(turn.text, self.words.create_ticket):
+            await self._create_ticket(turn)
+            return
         if intent in SMALL_TALK and turn.confidence >= CONFIDENT:
             turn.say(SMALL_TALK[intent], name=turn.customer.name)
             return
+        if not normalise(turn.text) or (intent in ("affirm", "deny", "rate") and turn.state.last_question is None):
+            turn.say("bot.how_can_help")  # "ок" or an emoji to start with: nothing was asked, nothing to look up
+            return
+        if intent == "complaint" and turn.confidence >= CONFIDENT and not await self._answerable(turn):
+            # "бот тупой" is feedback, not a question for the editors: apologise and offer a person.
+            turn.say(
+                "bot.sorry",
+                [turn.button("button.human", Action.OPERATOR), turn.button("button.ticket", Action.TICKET)],
+            )
+            return
         if intent == "talk_to_human":
-            await self._hand_off(turn)
+            await handoff.to_human(turn, self.sla, self.templates)
         elif intent == "report_problem":
-            tickets.start_intake(turn, turn.text)
-            await tickets.continue_intake(turn, self.desk, self.kb, self.account_categories)
+            forwarded = bool(turn.message.meta.get("forwarded"))  # a notice passed on, not the customer's fault report
+            if forwarded or (self._questionish(turn) and await self._answerable(turn)):
+                await answer.answer_question(turn, self.kb, turn.text)  # a how-to question, not a fault report
+                return
+            intake.start_intake(turn, turn.text)
+            await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
         elif intent == "ticket_status":
-            await tickets.ticket_status(turn, self.desk)
+            await status.ticket_status(turn, self.desk)
         elif intent == "add_to_ticket":
-            await tickets.add_to_ticket(turn, self.desk)
+            await status.add_to_ticket(turn, self.desk)
         elif intent == "cancel_ticket":
-            await tickets.cancel_ticket(turn, self.desk)
+            await status.cancel_ticket(turn, self.desk)
         elif intent == "change_language":
             turn.language = "en" if turn.language == "ru" else "ru"
             if turn.parse is not None and turn.parse.language != turn.conversation.language:
@@ -299,23 +431,70 @@ class ConversationEngine:
         else:  # ask_question, complaint, out_of_scope and anything unsure: the knowledge base decides
             await answer.answer_question(turn, self.kb, turn.text, out_of_scope=intent == "out_of_scope")
 
+    async def _create_ticket(self, turn: Turn) -> None:
+        """ "Хочу оставить заявку": a new ticket, never a cancel or an addition; the request is no description."""
+        description = turn.text
+        for phrase in sorted(
+            self.words.create_ticket, key=len, reverse=True
+        ):  # "open a new ticket" before "new ticket"
+            description = re.sub(rf"(?i)\b{re.escape(phrase)}\b", " ", description)
+        intake.start_intake(turn, description.strip(" .,:;-—!?"))
+        await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
+
+    def _questionish(self, turn: Turn) -> bool:
+        """Worded as a question ("что делать", "положен ли", "how do I", a question mark)."""
+        return turn.text.rstrip().endswith("?") or self.words.mentions(turn.text, self.words.question_cues)
+
+    async def _answerable(self, turn: Turn) -> bool:
+        """The knowledge base has a confident answer to this message."""
+        hits = await self.kb.search(normalise(turn.text) or turn.text, turn.language, k=1)
+        return bool(hits) and str(hits[0].band) == "answer"
+
+    async def _pending_reply(self, turn: Turn) -> bool:
+        """A ticket waits for the customer's answer: their next message (not a request of its own) goes to it."""
+        # The answer can look like anything ("я дома после 18:00" reads as a fault report); only requests of
+        # their own, small talk and questions worded as questions are kept out of the ticket.
+        requests = {
+            "talk_to_human",
+            "ticket_status",
+            "cancel_ticket",
+            "portal_link",
+            "change_language",
+            "add_to_ticket",
+        }
+        small_talk = {"greet", "thanks", "goodbye", "affirm", "deny"}
+        if turn.confidence >= CONFIDENT and turn.intent in requests | small_talk:
+            return False
+        if self.words.mentions(turn.text, self.words.create_ticket):
+            return False
+        if turn.intent == "ask_question" and self._questionish(turn):
+            return False
+        views = await self.desk.customer_tickets(turn.uow.session, turn.customer.id, open_only=True)
+        pending = [v for v in views if str(v.status) == "pending"]
+        if len(pending) != 1:
+            return False
+        view = await self.desk.add_to_ticket(turn.uow, turn.customer.id, str(pending[0].number), turn.text)
+        turn.say("ticket.reply_added", number=view.number)
+        return True
+
     async def _button(self, turn: Turn, payload: str) -> None:
-        csat = parse_csat_payload(payload)
-        if csat is not None:
-            await self._csat_button(turn, *csat)
+        button = ButtonPayload.unpack(payload)
+        if button is not None and button.action is Action.CSAT:
+            rated = parse_csat_payload(payload)
+            if rated is not None:
+                await csat.conversation_button(turn, *rated)
+                return
+        if button is not None and button.action is Action.TICKET_CSAT:
+            await csat.ticket_button(turn, button)
             return
-        parts = payload.split(":")
-        if len(parts) == 3 and parts[0] == TICKET_CSAT:
-            await self._ticket_rating(turn, parts[1], parts[2])
-            return
-        if len(parts) != 3 or parts[2] != turn.state.nonce:
+        if button is None or button.nonce != turn.state.nonce:
             log.warning(
                 "forged or stale button", extra={"conversation_id": turn.conversation.id, "payload": payload[:64]}
             )
             turn.say("bot.stale_button")
             return
-        action, arg = parts[0], parts[1]
-        if action == "h" and len(arg) > 1 and arg[0] in "yn" and arg[1:].isdigit():
+        action, arg = button.action, button.arg
+        if action is Action.HELPFUL and len(arg) > 1 and arg[0] in "yn" and arg[1:].isdigit():
             article_id = int(arg[1:])
             if article_id != turn.state.last_article:
                 turn.say("bot.stale_button")
@@ -323,101 +502,33 @@ class ConversationEngine:
                 await answer.helpful(turn, self.kb, article_id)
             else:
                 await answer.not_helpful(turn, self.kb, article_id)
-        elif action == "s" and arg.isdigit():
+        elif action is Action.SUGGESTION and arg.isdigit():
             await answer.pick_suggestion(turn, self.kb, int(arg))
-        elif action in ("u", "c"):
-            await tickets.intake_button(turn, self.desk, self.kb, self.account_categories, action, arg)
-        elif action == "x" and arg in ("yes", "no") and turn.state.flow == "cancel":
-            await tickets.cancel_answer(turn, self.desk, yes=arg == "yes")
-        elif action == "t":
-            tickets.start_intake(turn, turn.state.last_question)
-            await tickets.continue_intake(turn, self.desk, self.kb, self.account_categories)
-        elif action == "o":
-            await self._hand_off(turn)
+        elif action in (Action.URGENCY, Action.INTAKE):
+            await intake.intake_button(turn, self.desk, self.kb, self.account_categories, action, arg)
+        elif action is Action.RESUME and arg in ("yes", "no"):
+            await intake.resume(turn, self.desk, self.kb, self.account_categories, yes=arg == "yes")
+        elif action is Action.CANCEL_TICKET and arg in ("yes", "no") and turn.state.flow == "cancel":
+            await status.cancel_answer(turn, self.desk, yes=arg == "yes")
+        elif action is Action.TICKET:
+            await handoff.leave_queue(turn, quiet=True)  # a ticket instead of waiting for a human
+            intake.start_intake(turn, turn.state.last_question)
+            await intake.continue_intake(turn, self.desk, self.kb, self.account_categories)
+        elif action is Action.OPERATOR:
+            await handoff.to_human(turn, self.sla, self.templates)
+        elif action is Action.LEAVE_QUEUE:
+            if not await handoff.leave_queue(turn):
+                turn.say("bot.stale_button")
+        elif action is Action.MY_TICKETS:
+            await status.ticket_status(turn, self.desk)
         else:
             turn.say("bot.stale_button")
 
-    async def _hand_off(self, turn: Turn) -> None:
-        turn.state.reset_flow()
-        if turn.conversation.status is not ConversationStatus.BOT:
-            turn.say("handoff.already")
-            return
-        await hand_off(turn.uow, turn.conversation)
-        estimate = await estimate_wait(turn.uow.session, turn.conversation, turn.customer, self.sla)
-        if estimate.back_at is not None:
-            turn.say_text(wait_text(estimate, turn.customer, self.templates), [turn.button("button.ticket", "t")])
-        else:
-            turn.say_text(wait_text(estimate, turn.customer, self.templates))
 
-    # --- CSAT ---------------------------------------------------------------------------------------
-
-    async def _closed_conversation(self, turn: Turn, conversation_id: int) -> Conversation | None:
-        closed = await turn.uow.session.get(Conversation, conversation_id)
-        if closed is None or closed.customer_id != turn.customer.id or closed.status is not ConversationStatus.CLOSED:
-            return None
-        return closed
-
-    async def _csat_button(self, turn: Turn, conversation_id: int, rating: int, nonce: str) -> None:
-        closed = await self._closed_conversation(turn, conversation_id)
-        pending: Any = closed.dialog_state.get("csat") if closed is not None else None
-        if closed is None or not isinstance(pending, dict) or pending.get("nonce") != nonce:
-            log.warning("forged or stale rating button", extra={"conversation_id": conversation_id})
-            turn.say("bot.stale_button")
-            return
-        await self._rate(turn, closed, rating)
-
-    async def _late_rating(self, turn: Turn) -> bool:
-        """A rating typed as text after a close: it counts for the customer's latest closed conversation."""
-        value = turn.entity("rating") or turn.text.strip()
-        try:
-            rating = int(value)
-        except (TypeError, ValueError):
-            return False
-        if not 1 <= rating <= 5:
-            return False
-        closed = (
-            await turn.uow.session.execute(
-                select(Conversation)
-                .where(
-                    Conversation.customer_id == turn.customer.id,
-                    Conversation.status == ConversationStatus.CLOSED,
-                    Conversation.closed_at > utcnow() - CSAT_WINDOW,
-                )
-                .order_by(Conversation.closed_at.desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-        if closed is None or not isinstance(closed.dialog_state.get("csat"), dict):
-            return False
-        await self._rate(turn, closed, rating)
-        return True
-
-    async def _rate(self, turn: Turn, closed: Conversation, rating: int) -> None:
-        pending = dict(closed.dialog_state.get("csat") or {})
-        if pending.get("rating") is not None:
-            turn.say("csat.already")
-            return
-        await record_csat(turn.uow.session, rating=rating, comment=None, conversation_id=closed.id)
-        pending["rating"] = rating
-        closed.dialog_state = {**closed.dialog_state, "csat": pending}
-        turn.state.flow = "csat_comment"
-        turn.state.csat_for = closed.id
-        turn.say("csat.thanks")
-
-    async def _ticket_rating(self, turn: Turn, ticket_id: str, rating: str) -> None:
-        """A rating button under a ticket's "resolved" notice; only the ticket's own customer may rate it."""
-        ticket = await turn.uow.session.get(Ticket, int(ticket_id)) if ticket_id.isdigit() else None
-        if ticket is None or ticket.customer_id != turn.customer.id or rating not in {"1", "2", "3", "4", "5"}:
-            log.warning("forged ticket rating button", extra={"payload_ticket": ticket_id[:16]})
-            turn.say("bot.stale_button")
-            return
-        await record_csat(turn.uow.session, rating=int(rating), comment=None, ticket_id=ticket.id)
-        turn.say("csat.ticket_thanks")
-
-    async def _csat_comment(self, turn: Turn, conversation_id: int) -> None:
-        closed = await self._closed_conversation(turn, conversation_id)
-        rating = closed.dialog_state.get("csat", {}).get("rating") if closed is not None else None
-        if closed is None or not isinstance(rating, int):
-            return
-        await record_csat(turn.uow.session, rating=rating, comment=turn.text[:2000], conversation_id=closed.id)
-        turn.say("csat.comment_thanks")
+def _rating(turn: Turn) -> int | None:
+    value = turn.entity("rating") or turn.text.strip()
+    try:
+        rating = int(value)
+    except (TypeError, ValueError):
+        return None
+    return rating if 1 <= rating <= 5 else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +32,9 @@ class DialogState(BaseModel):
     offered: list[int] = Field(default_factory=list)  # articles offered as buttons, in order
     unknown_streak: int = 0
     csat_for: int | None = None  # a closed conversation whose rating comment we are waiting for
+    suspended: Intake | None = None  # an intake a new question interrupted, offered to be resumed
+    waiting_ack_at: datetime | None = None  # when a customer waiting for a human was last told where they stand
+    acks_since_handoff: int = 0
 
     def reset_flow(self) -> None:
         self.flow = None

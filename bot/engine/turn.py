@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.engine.state import DialogState
+from core.buttons import Action, ButtonPayload
 from core.models import Conversation, Customer, Message
 from core.store import Button
 from core.templates import Templates
@@ -67,9 +68,9 @@ class Turn:
     def say_text(self, text: str, buttons: list[Button] | None = None, **meta: Any) -> None:
         self.replies.append(Reply(text, list(buttons or []), dict(meta)))
 
-    def button(self, label_key: str, action: str, arg: str = "") -> Button:
+    def button(self, label_key: str, action: Action, arg: str = "") -> Button:
         return self.button_raw(self.t(label_key), action, arg)
 
-    def button_raw(self, label: str, action: str, arg: str = "") -> Button:
+    def button_raw(self, label: str, action: Action, arg: str = "") -> Button:
         """A button whose payload names an action, its argument and this conversation's nonce."""
-        return Button(label=label[:64], payload=f"{action}:{arg}:{self.state.nonce}")
+        return Button(label=label[:64], payload=ButtonPayload(action=action, arg=arg, nonce=self.state.nonce).pack())

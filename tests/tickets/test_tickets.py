@@ -190,7 +190,8 @@ async def test_pending_stops_the_clock_and_resuming_moves_the_due_time(
     assert ticket.next_escalation_at is not None
     texts = [m.text for m in await outbound(sessions, who.conversation.id)]
     assert texts == [
-        f"По заявке {ticket.number} нам нужен ваш ответ. Пока мы его ждём, срок решения не идёт.",
+        f"По заявке {ticket.number} нам нужен ваш ответ. Ответьте прямо здесь, сообщением. "
+        "Пока мы ждём ответа, срок решения не идёт.",
         f"Продолжаем работу по заявке {ticket.number}. Решим её до четверга, 3 декабря, 16:00 (МСК).",
     ]
 

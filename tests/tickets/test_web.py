@@ -117,7 +117,8 @@ async def test_operators_work_a_ticket_through_the_api(client: TestClient[Any, A
     texts = [m.text for m in await outbound(client.app[SESSIONS], boris.conversation.id)]
     assert texts[-2:] == [
         f"Ответ по заявке {number}:\nПерезагрузите приставку",
-        f"По заявке {number} нам нужен ваш ответ. Пока мы его ждём, срок решения не идёт.",
+        f"По заявке {number} нам нужен ваш ответ. Ответьте прямо здесь, сообщением. "
+        "Пока мы ждём ответа, срок решения не идёт.",
     ]
     assert not any("прошивку" in t for t in texts), "internal notes are never delivered"
     assert [i["number"] for i in (await (await client.get("/api/tickets?assignee=me")).json())["items"]] == [number]
