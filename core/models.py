@@ -193,6 +193,8 @@ class Conversation(Base):
             postgresql_where=text("status != 'closed'"),
         ),
         Index("ix_conversations_status_waiting_since", "status", "waiting_since"),
+        Index("ix_conversations_status_updated_at", "status", "updated_at"),
+        Index("ix_conversations_assignee_id_status", "assignee_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

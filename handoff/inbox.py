@@ -109,8 +109,13 @@ async def hand_off(uow: UnitOfWork, conversation: Conversation) -> None:
     await set_status(uow, conversation, ConversationStatus.WAITING)
 
 
-async def take(uow: UnitOfWork, conversation_id: int, operator: Operator) -> Conversation:
-    """Assign a waiting conversation (or take over one the bot holds) to this operator, race-free."""
+async def take(
+    uow: UnitOfWork, conversation_id: int, operator: Operator, templates: Templates | None = None
+) -> Conversation:
+    """Assign a waiting conversation (or take over one the bot holds) to this operator, race-free.
+
+    With ``templates`` the customer is told in their channel that a human has joined, and who.
+    """
     session = uow.session
     result = await session.execute(
         update(Conversation)
@@ -135,6 +140,9 @@ async def take(uow: UnitOfWork, conversation_id: int, operator: Operator) -> Con
     # set_status records the move and tells every worker; the row already says ASSIGNED.
     conversation.status = ConversationStatus.WAITING
     await set_status(uow, conversation, ConversationStatus.ASSIGNED, assignee_id=operator.id)
+    if templates is not None:
+        name = operator.name or operator.login
+        await add_outbound(uow, conversation, templates.render("inbox.joined", conversation.language, name=name))
     return conversation
 
 

@@ -1,15 +1,15 @@
-"""The handoff's tables: customers' ratings (CSAT) of conversations and tickets."""
+"""The handoff's tables: customers' ratings (CSAT) and what each operator has read in the inbox."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, SmallInteger, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, SmallInteger, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, utcnow
 
-__all__ = ["Csat"]
+__all__ = ["Csat", "InboxRead"]
 
 
 class Csat(Base):
@@ -27,4 +27,15 @@ class Csat(Base):
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InboxRead(Base):
+    """How far an operator has read a conversation: messages with a higher ``seq`` are unread for them."""
+
+    __tablename__ = "inbox_reads"
+
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True)
+    seen_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -122,7 +122,7 @@ async def get_one(request: web.Request) -> web.Response:
 async def take(request: web.Request) -> web.Response:
     """Take a waiting conversation; a second operator gets 409 naming who has it."""
     async with unit_of_work(request) as uow:
-        await inbox.take(uow, match_int(request, "id"), current_operator(request))
+        await inbox.take(uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES])
     return json_response(Done())
 
 
