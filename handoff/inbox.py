@@ -142,7 +142,8 @@ async def take(
     await set_status(uow, conversation, ConversationStatus.ASSIGNED, assignee_id=operator.id)
     if templates is not None:
         name = operator.name or operator.login
-        await add_outbound(uow, conversation, templates.render("inbox.joined", conversation.language, name=name))
+        joined = templates.render("inbox.joined", conversation.language, name=name)
+        await add_outbound(uow, conversation, joined, author=Author.SYSTEM)
     return conversation
 
 

@@ -195,9 +195,11 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
     )
     suggestions = []
     if last_inbound:
-        suggestions = await request.config_dict[KNOWLEDGE_BASE].search(
-            last_inbound, conversation.language, k=3, count_view=False
+        hits = await request.config_dict[KNOWLEDGE_BASE].search(
+            last_inbound, conversation.language, k=5, count_view=False
         )
+        # Articles the search itself calls unrelated ("unknown" band) would only be noise beside the chat.
+        suggestions = [hit for hit in hits if str(hit.band) != "unknown"][:3]
     return render_page(
         request,
         "inbox_conversation.html",
