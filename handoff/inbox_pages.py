@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from handoff.keys import LIVE_HUB
 from handoff.live import LiveHub, serve_stream
 from handoff.models import Csat
 from kb.keys import KNOWLEDGE_BASE
+from tickets.desk import TicketDesk
 from tickets.keys import TICKET_DESK
 
 PAGES_DIR = Path(__file__).parent / "pages"
@@ -151,7 +151,8 @@ async def _history(session: AsyncSession, customer_id: int) -> list[HistoryItem]
     return [HistoryItem(m, m.conversation_id, name or "", _why(m)) for m, name in reversed(rows)]
 
 
-async def _thread_context(session: AsyncSession, conversation_id: int, operator: Operator) -> dict[str, Any]:
+async def thread_context(session: AsyncSession, conversation_id: int, operator: Operator) -> dict[str, Any]:
+    """The conversation's state and the customer's history; marks it read for this operator."""
     conversation = await get_conversation(session, conversation_id)
     holder = await session.get(Operator, conversation.assignee_id) if conversation.assignee_id else None
     items = await _history(session, conversation.customer_id)
@@ -165,30 +166,34 @@ async def _thread_context(session: AsyncSession, conversation_id: int, operator:
     }
 
 
+async def card_context(session: AsyncSession, desk: TicketDesk, customer_id: int) -> dict[str, Any]:
+    """The customer card: who they are, where they write from, their open tickets with ETA, past ratings."""
+    customer = await session.get_one(Customer, customer_id)
+    identities = list((await session.execute(select(Identity).where(Identity.customer_id == customer_id))).scalars())
+    tickets = await desk.customer_tickets(session, customer_id)
+    ratings = list(
+        (
+            await session.execute(
+                select(Csat)
+                .join(Conversation, Conversation.id == Csat.conversation_id)
+                .where(Conversation.customer_id == customer_id)
+                .order_by(Csat.created_at.desc())
+                .limit(10)
+            )
+        ).scalars()
+    )
+    return {"customer": customer, "identities": identities, "tickets": tickets, "ratings": ratings}
+
+
 @routes.get("/inbox/conversations/{id}", access=Access.OPERATOR, html=True)
 async def conversation_page(request: web.Request) -> web.StreamResponse:
     """A conversation: the customer's history across channels, their card, suggestions, reply and notes."""
     operator = current_operator(request)
     conversation_id = match_int(request, "id")
     async with transaction(request.config_dict[SESSIONS]) as session:
-        thread = await _thread_context(session, conversation_id, operator)
+        thread = await thread_context(session, conversation_id, operator)
         conversation: Conversation = thread["conversation"]
-        customer = await session.get_one(Customer, conversation.customer_id)
-        identities = list(
-            (await session.execute(select(Identity).where(Identity.customer_id == customer.id))).scalars()
-        )
-        tickets = await request.config_dict[TICKET_DESK].customer_tickets(session, customer.id)
-        ratings = list(
-            (
-                await session.execute(
-                    select(Csat)
-                    .outerjoin(Conversation, Conversation.id == Csat.conversation_id)
-                    .where(Conversation.customer_id == customer.id)
-                    .order_by(Csat.created_at.desc())
-                    .limit(10)
-                )
-            ).scalars()
-        )
+        card = await card_context(session, request.config_dict[TICKET_DESK], conversation.customer_id)
     last_inbound = next(
         (i.message.text for i in reversed(thread["items"]) if i.message.author.value == "customer" and i.message.text),
         "",
@@ -206,10 +211,7 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
         operator=operator,
         language=operator.language,
         csrf_token=await csrf_token(request),
-        customer=customer,
-        identities=identities,
-        tickets=tickets,
-        ratings=ratings,
+        **card,
         suggestions=suggestions,
         last_inbound=last_inbound,
         reply_limit=REPLY_LIMIT,
@@ -222,10 +224,6 @@ async def conversation_thread(request: web.Request) -> web.StreamResponse:
     """The conversation's state and history as an HTML fragment, re-read by the page after an event."""
     operator = current_operator(request)
     async with transaction(request.config_dict[SESSIONS]) as session:
-        thread = await _thread_context(session, match_int(request, "id"), operator)
+        thread = await thread_context(session, match_int(request, "id"), operator)
     html = render_html(request, "inbox_thread.html", operator=operator, language=operator.language, **thread)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
-
-
-def format_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
