@@ -203,6 +203,7 @@ class Conversation(Base):
     chat_id: Mapped[str] = mapped_column(String(128))
     status: Mapped[ConversationStatus] = mapped_column(str_enum(ConversationStatus), default=ConversationStatus.BOT)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     language: Mapped[str] = mapped_column(String(8))
     dialog_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import transaction
 from core.errors import InvalidInput
-from core.models import Channel, Conversation, Customer, Identity, Message, Operator, utcnow
+from core.events import CONVERSATION_STATUS_CHANGED, Event
+from core.models import Channel, Conversation, ConversationStatus, Customer, Identity, Message, Operator, utcnow
 from core.store import get_conversation
+from core.uow import UnitOfWork
 from core.web.auth import csrf_token, current_operator
-from core.web.keys import BUS, NAV, SESSIONS
+from core.web.keys import BUS, NAV, SESSIONS, SETTINGS, TEMPLATES
 from core.web.pages import NavItem, render_html, render_page
 from core.web.routes import Access, Routes, match_int
-from handoff import queue
+from handoff import queue, routing
 from handoff.keys import LIVE_HUB
 from handoff.live import LiveHub, serve_stream
 from handoff.models import Csat
@@ -44,6 +47,18 @@ async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = LiveHub()
     hub.attach(app[BUS])
     app[LIVE_HUB] = hub
+    settings = app[SETTINGS]
+    away_after = timedelta(seconds=settings.inbox_away_after)
+
+    async def route(event: Event) -> None:
+        if event.data.get("to") != ConversationStatus.WAITING.value:
+            return
+        async with UnitOfWork(app[SESSIONS], app[BUS]) as uow:
+            await routing.route_waiting(
+                uow, int(event.data["conversation_id"]), settings.inbox_default_team, away_after, app[TEMPLATES]
+            )
+
+    app[BUS].subscribe(route, CONVERSATION_STATUS_CHANGED)
     yield
     await hub.close()
 
@@ -77,6 +92,7 @@ def _filters(request: web.Request) -> tuple[queue.View, queue.Filters]:
 async def _queue_context(request: web.Request, operator: Operator) -> dict[str, Any]:
     view, filters = _filters(request)
     async with transaction(request.config_dict[SESSIONS]) as session:
+        presence = await routing.touch(session, operator.id)
         rows = await queue.list_view(session, view, operator.id, filters)
         counts = await queue.counts(session, operator.id, filters)
     query = {k: v for k, v in (("channel", filters.channel), ("language", filters.language)) if v}
@@ -90,6 +106,7 @@ async def _queue_context(request: web.Request, operator: Operator) -> dict[str, 
         "channels": [c.value for c in Channel],
         "languages": LANGUAGES,
         "now": utcnow(),
+        "presence_status": presence,
     }
 
 
@@ -157,12 +174,14 @@ async def thread_context(session: AsyncSession, conversation_id: int, operator: 
     holder = await session.get(Operator, conversation.assignee_id) if conversation.assignee_id else None
     items = await _history(session, conversation.customer_id)
     await queue.mark_read(session, operator.id, conversation.id, conversation.last_seq)
+    presence = await routing.touch(session, operator.id)
     return {
         "conversation": conversation,
         "holder": (holder.name or holder.login) if holder else None,
         "mine": conversation.assignee_id == operator.id and conversation.status.value == "assigned",
         "items": items,
         "last_seq": conversation.last_seq,
+        "presence_status": presence,
     }
 
 

@@ -1,15 +1,15 @@
-"""The handoff's tables: customers' ratings (CSAT) and what each operator has read in the inbox."""
+"""The handoff's tables: CSAT, what each operator has read, team membership, presence and routing."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, SmallInteger, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, utcnow
 
-__all__ = ["Csat", "InboxRead"]
+__all__ = ["Csat", "InboxRead", "OperatorPresence", "TeamMember", "TeamRouting"]
 
 
 class Csat(Base):
@@ -39,3 +39,43 @@ class InboxRead(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True)
     seen_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TeamMember(Base):
+    """An operator's membership of a team; an operator may be in several teams."""
+
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class OperatorPresence(Base):
+    """Whether an operator takes chats now, how many at once, and when they last did anything in the inbox.
+
+    ``status`` is what the operator chose; an ``online`` operator who has not been seen for a while counts as
+    away (see :func:`handoff.routing.effective_status`).
+    """
+
+    __tablename__ = "operator_presence"
+    __table_args__ = (
+        CheckConstraint("status IN ('online', 'away', 'offline')", name="status_known"),
+        CheckConstraint("capacity >= 0", name="capacity_positive"),
+    )
+
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="offline")
+    capacity: Mapped[int] = mapped_column(Integer, default=3)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_assigned_at: Mapped[datetime | None] = mapped_column()
+
+
+class TeamRouting(Base):
+    """A team's routing choice: whether waiting conversations are assigned to its online operators by turn."""
+
+    __tablename__ = "team_routing"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    auto_assign: Mapped[bool] = mapped_column(Boolean, default=False)

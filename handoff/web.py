@@ -13,7 +13,7 @@ from core.store import get_conversation, history
 from core.web.auth import current_operator
 from core.web.keys import SESSIONS, TEMPLATES
 from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
-from handoff import inbox
+from handoff import inbox, routing
 
 routes = Routes("inbox")
 
@@ -161,6 +161,69 @@ async def return_to_bot(request: web.Request) -> web.Response:
         await inbox.return_to_bot(
             uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES]
         )
+    return json_response(Done())
+
+
+class TransferIn(BaseModel):
+    to_operator_id: int | None = None
+    to_team: str | None = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=4000)
+
+
+@routes.post("/conversations/{id}/transfer", access=Access.OPERATOR, body=TransferIn, response=Done)
+async def transfer(request: web.Request) -> web.Response:
+    """Transfer a held conversation to another operator or to a team, with an internal note."""
+    body = await read_json(request, TransferIn)
+    async with unit_of_work(request) as uow:
+        await inbox.transfer(
+            uow,
+            match_int(request, "id"),
+            current_operator(request),
+            to_operator_id=body.to_operator_id,
+            to_team_key=body.to_team,
+            note=body.note,
+        )
+    return json_response(Done())
+
+
+class PresenceIn(BaseModel):
+    status: Literal["online", "away", "offline"]
+    capacity: int | None = Field(default=None, ge=0, le=50)
+
+
+class PresenceOut(BaseModel):
+    status: str
+    capacity: int
+
+
+@routes.post("/presence", access=Access.OPERATOR, body=PresenceIn, response=PresenceOut)
+async def presence(request: web.Request) -> web.Response:
+    """Set one's own presence (online, away, offline) and, optionally, how many chats one takes at once."""
+    body = await read_json(request, PresenceIn)
+    async with unit_of_work(request) as uow:
+        row = await routing.set_presence(uow.session, current_operator(request).id, body.status, body.capacity)
+        out = PresenceOut(status=row.status, capacity=row.capacity)
+    return json_response(out)
+
+
+@routes.put("/teams/{key}/members/{operator_id}", access=Access.ADMIN, response=Done)
+async def add_member(request: web.Request) -> web.Response:
+    """Add an operator to a team (an operator may be in several)."""
+    async with unit_of_work(request) as uow:
+        await routing.add_member(uow.session, request.match_info["key"], match_int(request, "operator_id"))
+    return json_response(Done())
+
+
+class RoutingIn(BaseModel):
+    auto_assign: bool
+
+
+@routes.put("/teams/{key}/routing", access=Access.ADMIN, body=RoutingIn, response=Done)
+async def team_routing(request: web.Request) -> web.Response:
+    """Turn a team's auto-assignment (round-robin among its online operators under capacity) on or off."""
+    body = await read_json(request, RoutingIn)
+    async with unit_of_work(request) as uow:
+        await routing.set_auto_assign(uow.session, request.match_info["key"], body.auto_assign)
     return json_response(Done())
 
 

@@ -1,4 +1,4 @@
-"""Inbox: what each operator has read of each conversation (unread counts).
+"""Inbox: unread state, team membership, operator presence, team routing, a conversation's team.
 
 Revision ID: 0010_inbox
 Revises: 0007
@@ -37,7 +37,51 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("operator_id", "conversation_id", name=op.f("pk_inbox_reads")),
     )
+    op.create_table(
+        "team_members",
+        sa.Column("team_id", sa.Integer(), nullable=False),
+        sa.Column("operator_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["operator_id"], ["operators.id"], name=op.f("fk_team_members_operator_id_operators"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["teams.id"], name=op.f("fk_team_members_team_id_teams"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("team_id", "operator_id", name=op.f("pk_team_members")),
+    )
+    with op.batch_alter_table("team_members", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_team_members_operator_id"), ["operator_id"], unique=False)
+    op.create_table(
+        "operator_presence",
+        sa.Column("operator_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_assigned_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("status IN ('online', 'away', 'offline')", name=op.f("ck_operator_presence_status_known")),
+        sa.CheckConstraint("capacity >= 0", name=op.f("ck_operator_presence_capacity_positive")),
+        sa.ForeignKeyConstraint(
+            ["operator_id"],
+            ["operators.id"],
+            name=op.f("fk_operator_presence_operator_id_operators"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("operator_id", name=op.f("pk_operator_presence")),
+    )
+    op.create_table(
+        "team_routing",
+        sa.Column("team_id", sa.Integer(), nullable=False),
+        sa.Column("auto_assign", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["teams.id"], name=op.f("fk_team_routing_team_id_teams"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("team_id", name=op.f("pk_team_routing")),
+    )
     with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("team_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_conversations_team_id_teams"), "teams", ["team_id"], ["id"], ondelete="SET NULL"
+        )
         # The Mine / All open / Closed views read the newest first by these.
         batch_op.create_index("ix_conversations_status_updated_at", ["status", "updated_at"], unique=False)
         batch_op.create_index("ix_conversations_assignee_id_status", ["assignee_id", "status"], unique=False)
@@ -47,4 +91,11 @@ def downgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_assignee_id_status")
         batch_op.drop_index("ix_conversations_status_updated_at")
+        batch_op.drop_constraint(batch_op.f("fk_conversations_team_id_teams"), type_="foreignkey")
+        batch_op.drop_column("team_id")
+    op.drop_table("team_routing")
+    op.drop_table("operator_presence")
+    with op.batch_alter_table("team_members", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_team_members_operator_id"))
+    op.drop_table("team_members")
     op.drop_table("inbox_reads")

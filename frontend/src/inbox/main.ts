@@ -157,6 +157,13 @@ function notify(title: string, body: string, url: string): void {
   };
 }
 
+function setupPresence(): void {
+  const select = document.querySelector<HTMLSelectElement>("[data-presence]");
+  select?.addEventListener("change", () => {
+    void api("POST", "/api/inbox/presence", { status: select.value }).catch(() => undefined);
+  });
+}
+
 function setupNotificationButton(): void {
   const button = document.querySelector<HTMLButtonElement>("[data-enable-notifications]");
   if (!button || !("Notification" in window) || Notification.permission !== "default") return;
@@ -229,6 +236,7 @@ function queuePage(root: HTMLElement): void {
   );
   const help = setupHelp();
   setupNotificationButton();
+  setupPresence();
   document.addEventListener("keydown", (event) => {
     if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "?") {
@@ -389,6 +397,7 @@ function conversationPage(root: HTMLElement): void {
   );
   const help = setupHelp();
   setupNotificationButton();
+  setupPresence();
   syncHint();
   scrollDown();
   document.addEventListener("keydown", (event) => {
