@@ -27,7 +27,7 @@ from core.web.auth import csrf_token, current_operator
 from core.web.keys import BUS, NAV, SESSIONS, SETTINGS, TEMPLATES
 from core.web.pages import NavItem, render_html, render_page
 from core.web.routes import Access, Routes, match_int
-from handoff import queue, routing
+from handoff import queue, routing, ticket_pages
 from handoff.keys import LIVE_HUB
 from handoff.live import LiveHub, serve_stream
 from handoff.models import Csat
@@ -64,8 +64,10 @@ async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def register(app: web.Application) -> None:
+    ticket_pages.routes.register(app)  # before /inbox/conversations: nothing overlaps, but keep pages together
     routes.register(app)
     app[NAV].append(NavItem("nav.inbox", "/inbox", Access.OPERATOR))
+    app[NAV].append(NavItem("nav.tickets", "/inbox/tickets", Access.OPERATOR))
     # Open streams end before the server waits for its handlers, so shutdown is not held up by them.
     app.on_shutdown.append(_close_streams)
 
@@ -224,9 +226,16 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
         )
         # Articles the search itself calls unrelated ("unknown" band) would only be noise beside the chat.
         suggestions = [hit for hit in hits if str(hit.band) != "unknown"][:3]
+    # The new ticket's description, prefilled with what the customer wrote in this conversation.
+    ticket_draft = "\n".join(
+        i.message.text
+        for i in thread["items"]
+        if i.conversation_id == conversation.id and i.message.author.value == "customer" and i.message.text
+    )[-4000:]
     return render_page(
         request,
         "inbox_conversation.html",
+        ticket_draft=ticket_draft,
         operator=operator,
         language=operator.language,
         csrf_token=await csrf_token(request),

@@ -8,12 +8,13 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from core.models import Conversation, ConversationStatus, Customer, Message
-from core.store import get_conversation, history
+from core.models import Author, Conversation, ConversationStatus, Customer, Message
+from core.store import add_outbound, get_conversation, history
 from core.web.auth import current_operator
 from core.web.keys import SESSIONS, TEMPLATES
 from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
 from handoff import inbox, routing
+from tickets.keys import TICKET_DESK
 
 routes = Routes("inbox")
 
@@ -184,6 +185,48 @@ async def transfer(request: web.Request) -> web.Response:
             note=body.note,
         )
     return json_response(Done())
+
+
+class TicketFromConversationIn(BaseModel):
+    subject: str | None = Field(default=None, max_length=200)
+    description: str = Field(min_length=1, max_length=16_000)
+    urgency: Literal["low", "medium", "high"] = "medium"
+    impact: Literal["one", "several", "many"] = "one"
+
+
+class TicketCreated(BaseModel):
+    number: str
+
+
+@routes.post(
+    "/conversations/{id}/ticket",
+    access=Access.OPERATOR,
+    body=TicketFromConversationIn,
+    response=TicketCreated,
+    status=201,
+)
+async def ticket_from_conversation(request: web.Request) -> web.Response:
+    """Open a ticket for the conversation's customer, linked to it; the customer is told its number and ETA."""
+    body = await read_json(request, TicketFromConversationIn)
+    desk = request.config_dict[TICKET_DESK]
+    embedded = await desk.embed_ticket(body.description, body.subject)  # before the transaction: it is slow
+    async with unit_of_work(request) as uow:
+        conversation = await get_conversation(uow.session, match_int(request, "id"))
+        customer = await uow.session.get_one(Customer, conversation.customer_id)
+        opened = await desk.open_ticket(
+            uow,
+            customer,
+            conversation,
+            description=body.description,
+            subject=body.subject,
+            urgency=body.urgency,
+            impact=body.impact,
+            embedded=embedded,
+        )
+        if conversation.status is not ConversationStatus.CLOSED:
+            await add_outbound(uow, conversation, opened.text, author=Author.SYSTEM)
+        number = opened.ticket.number
+    return json_response(TicketCreated(number=number), status=201)
 
 
 class PresenceIn(BaseModel):

@@ -8,6 +8,7 @@ queue and a conversation go to ``var/screenshots/`` (``inbox-*``) for a person t
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -273,3 +274,57 @@ def test_return_to_bot_and_close_with_a_rating_on_the_customer_card(site: Site, 
     site.press(chat, "^4$")
     page.reload()
     expect(page.locator("[data-ratings]")).to_contain_text("★★★★☆")
+
+
+def test_a_ticket_from_the_conversation_the_ticket_list_and_the_ticket_page(site: Site, browser: Browser) -> None:
+    chat, conversation_id = site.ask_for_human("позовите оператора, второй день нет интернета, роутер мигает")
+    page = staff(browser, site)
+    page.goto(f"{site.url}/inbox/conversations/{conversation_id}")
+    page.get_by_role("button", name="Взять").click()
+    expect(page.locator(".thread-state .state")).to_have_text("Разговор у вас.")
+    page.get_by_text("Создать заявку по разговору").click()
+    expect(page.locator("#ticket-description")).to_have_value(re.compile("роутер мигает"))
+    page.locator("#ticket-subject").fill("Нет интернета, роутер мигает <i>красным</i>")
+    page.locator("#ticket-urgency").select_option("high")
+    page.get_by_role("button", name="Создать заявку").click()
+    page.wait_for_url(re.compile(r"/inbox/tickets/T-\d{6}$"))
+    number = page.url.rsplit("/", 1)[1]
+    expect(page.get_by_role("heading", level=1)).to_contain_text(number)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("<i>красным</i>")  # shown as text
+    expect(page.locator(".events li[data-kind='created']")).to_have_count(1)
+    assert any(number in m for m in site.sent(chat)), "the customer is told the ticket number"
+    page.locator("#priority").select_option("P1")
+    page.locator("form[data-url$='" + number + "'] button").click()
+    expect(page.locator(".events li[data-kind='priority']")).to_have_count(1)
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        screenshot(page, f"inbox-ticket-{name}")
+    page.set_viewport_size(DESKTOP)
+
+    page.goto(f"{site.url}/inbox/tickets")
+    expect(page.locator(f"tr[data-ticket='{number}']")).to_be_visible()
+    expect(page.get_by_role("link", name="Заявки")).to_have_attribute("aria-current", "page")
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        screenshot(page, f"inbox-tickets-{name}")
+    page.set_viewport_size(DESKTOP)
+    page.get_by_role("searchbox").fill("роутер мигает")
+    page.get_by_role("button", name="Показать").click()
+    expect(page.locator(f"tr[data-ticket='{number}']")).to_be_visible()
+    page.locator("select[name=status]").select_option("closed")
+    page.get_by_role("button", name="Показать").click()
+    expect(page.locator(f"tr[data-ticket='{number}']")).to_have_count(0)
+    page.context.close()
+
+
+def test_the_keyboard_help_overlay(site: Site, browser: Browser) -> None:
+    page = staff(browser, site)
+    page.goto(f"{site.url}/inbox")
+    expect(page.locator("[data-live-state]")).to_have_text("В сети")
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog")).to_contain_text("Горячие клавиши")
+    expect(page.get_by_role("dialog")).to_contain_text("Взять разговор")
+    screenshot(page, "inbox-help-desktop")
+    page.get_by_role("button", name="Закрыть").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    page.context.close()

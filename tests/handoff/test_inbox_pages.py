@@ -29,7 +29,14 @@ from tests.support.staff import sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 _chats = itertools.count(61000)
-PAGES = ["/inbox", "/inbox/list", "/inbox/conversations/{id}", "/inbox/conversations/{id}/thread"]
+PAGES = [
+    "/inbox",
+    "/inbox/list",
+    "/inbox/conversations/{id}",
+    "/inbox/conversations/{id}/thread",
+    "/inbox/tickets",
+    "/inbox/tickets/{number}",
+]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
@@ -62,8 +69,15 @@ async def test_every_page_needs_staff_sign_in_and_every_role_may_open_it(stack: 
     _chat, conversation_id = await waiting_conversation(stack)
     client = stack.client
     client.session.cookie_jar.clear()
+    headers = {"X-CSRF-Token": await sign_in(client, "operator")}
+    created = await client.post(
+        f"/api/inbox/conversations/{conversation_id}/ticket", json={"description": "нет интернета"}, headers=headers
+    )
+    assert created.status == 201, await created.text()
+    number = (await created.json())["number"]
+    client.session.cookie_jar.clear()
     for template in [*PAGES, "/inbox/events"]:
-        path = template.format(id=conversation_id)
+        path = template.format(id=conversation_id, number=number)
         page = await client.get(path, allow_redirects=False, headers={"Accept": "text/html"})
         assert page.status == 302, path
         assert page.headers["Location"].startswith("/login?next=/inbox"), path
@@ -73,7 +87,7 @@ async def test_every_page_needs_staff_sign_in_and_every_role_may_open_it(stack: 
         client.session.cookie_jar.clear()
         await sign_in(client, role)
         for template in PAGES:
-            path = template.format(id=conversation_id)
+            path = template.format(id=conversation_id, number=number)
             response = await client.get(path, allow_redirects=False)
             assert response.status == 200, (role, path)
             assert response.headers["Content-Type"].startswith("text/html")
@@ -82,6 +96,26 @@ async def test_every_page_needs_staff_sign_in_and_every_role_may_open_it(stack: 
         assert events.headers["Content-Type"] == "text/event-stream"
         assert b"event: hello" in await asyncio.wait_for(events.content.readuntil(b"}\n\n"), 10)
         events.close()
+    client.session.cookie_jar.clear()
+
+
+async def test_team_administration_is_for_admins_only(stack: Stack) -> None:
+    client = stack.client
+    for role, expected in (("operator", 403), ("editor", 403), ("admin", 200)):
+        client.session.cookie_jar.clear()
+        headers = {"X-CSRF-Token": await sign_in(client, role)}
+        routing_change = await client.put(
+            "/api/inbox/teams/first-line/routing", json={"auto_assign": False}, headers=headers
+        )
+        assert routing_change.status == expected, role
+        member = await client.put("/api/inbox/teams/first-line/members/1", headers=headers)
+        assert member.status == expected, role
+        presence = await client.post("/api/inbox/presence", json={"status": "away"}, headers=headers)
+        assert presence.status == 200, role
+    unknown = await client.put("/api/inbox/teams/no-such-team/routing", json={"auto_assign": True}, headers=headers)
+    assert unknown.status == 404
+    bad = await client.post("/api/inbox/presence", json={"status": "sleeping"}, headers=headers)
+    assert bad.status == 422
     client.session.cookie_jar.clear()
 
 

@@ -416,7 +416,52 @@ function conversationPage(root: HTMLElement): void {
   });
 }
 
+// --- forms sent to the JSON API (the ticket page) -----------------------------------------------------
+
+function apiForms(): void {
+  const errorBox = document.querySelector<HTMLElement>("[data-form-error]");
+  for (const form of document.querySelectorAll<HTMLFormElement>("form[data-api-form]")) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body: Record<string, string> = {};
+      new FormData(form).forEach((value, key) => {
+        if (typeof value === "string") body[key] = value;
+      });
+      api(form.dataset.method ?? "POST", form.dataset.url ?? "", body)
+        .then(() => window.location.reload())
+        .catch((error: unknown) => {
+          if (!errorBox) return;
+          errorBox.textContent = error instanceof Error ? error.message : String(error);
+          errorBox.hidden = false;
+        });
+    });
+  }
+}
+
+function ticketForm(): void {
+  const form = document.querySelector<HTMLFormElement>("form[data-ticket-form]");
+  const errorBox = form?.parentElement?.querySelector<HTMLElement>("[data-form-error]");
+  form?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body: Record<string, string> = {};
+    new FormData(form).forEach((value, key) => {
+      if (typeof value === "string" && value) body[key] = value;
+    });
+    api<{ number: string }>("POST", form.dataset.url ?? "", body)
+      .then((created) => {
+        window.location.href = `/inbox/tickets/${created.number}`;
+      })
+      .catch((error: unknown) => {
+        if (!errorBox) return;
+        errorBox.textContent = error instanceof Error ? error.message : String(error);
+        errorBox.hidden = false;
+      });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  apiForms();
+  ticketForm();
   const queueRoot = document.querySelector<HTMLElement>("[data-inbox]");
   if (queueRoot) queuePage(queueRoot);
   const conversationRoot = document.querySelector<HTMLElement>("[data-conversation-page]");
