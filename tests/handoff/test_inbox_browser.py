@@ -195,8 +195,10 @@ def test_two_operators_claim_at_once_and_exactly_one_wins(site: Site, browser: B
     name = "Оператор первой линии" if winner is first else "Администратор"
     expect(loser.locator(".thread-state .state")).to_contain_text(name)
     expect(loser.get_by_role("button", name="Взять")).to_have_count(0)
-    # A stale tab that still shows the button learns who won.
+    # A live tab loses the button as soon as someone else takes the conversation; a tab that is cut off
+    # (its live stream blocked here) still shows it, and on a click learns who won.
     _chat2, other = site.ask_for_human()
+    second.route("**/inbox/events", lambda route: route.abort())
     for page in (first, second):
         page.goto(f"{site.url}/inbox/conversations/{other}")
     first.get_by_role("button", name="Взять").click()
@@ -277,11 +279,13 @@ def test_return_to_bot_and_close_with_a_rating_on_the_customer_card(site: Site, 
 
 
 def test_a_ticket_from_the_conversation_the_ticket_list_and_the_ticket_page(site: Site, browser: Browser) -> None:
-    chat, conversation_id = site.ask_for_human("позовите оператора, второй день нет интернета, роутер мигает")
+    chat, conversation_id = site.ask_for_human()
     page = staff(browser, site)
     page.goto(f"{site.url}/inbox/conversations/{conversation_id}")
     page.get_by_role("button", name="Взять").click()
     expect(page.locator(".thread-state .state")).to_have_text("Разговор у вас.")
+    site.say(chat, "второй день нет интернета, роутер мигает")
+    page.reload()
     page.get_by_text("Создать заявку по разговору").click()
     expect(page.locator("#ticket-description")).to_have_value(re.compile("роутер мигает"))
     page.locator("#ticket-subject").fill("Нет интернета, роутер мигает <i>красным</i>")
