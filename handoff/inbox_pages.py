@@ -27,7 +27,7 @@ from core.web.auth import csrf_token, current_operator
 from core.web.keys import BUS, NAV, SESSIONS, SETTINGS, TEMPLATES
 from core.web.pages import NavItem, render_html, render_page
 from core.web.routes import Access, Routes, match_int
-from handoff import queue, routing, ticket_pages
+from handoff import canned_pages, queue, routing, ticket_pages
 from handoff.keys import LIVE_HUB
 from handoff.live import LiveHub, serve_stream
 from handoff.models import Csat
@@ -64,10 +64,12 @@ async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def register(app: web.Application) -> None:
-    ticket_pages.routes.register(app)  # before /inbox/conversations: nothing overlaps, but keep pages together
+    ticket_pages.routes.register(app)
+    canned_pages.routes.register(app)  # before /inbox/conversations: nothing overlaps, but keep pages together
     routes.register(app)
     app[NAV].append(NavItem("nav.inbox", "/inbox", Access.OPERATOR))
     app[NAV].append(NavItem("nav.tickets", "/inbox/tickets", Access.OPERATOR))
+    app[NAV].append(NavItem("nav.canned", "/inbox/canned", Access.ADMIN))
     # Open streams end before the server waits for its handlers, so shutdown is not held up by them.
     app.on_shutdown.append(_close_streams)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, SmallInteger, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, utcnow
 
-__all__ = ["Csat", "InboxRead", "OperatorPresence", "TeamMember", "TeamRouting"]
+__all__ = ["CannedResponse", "Csat", "InboxRead", "OperatorPresence", "TeamMember", "TeamRouting"]
 
 
 class Csat(Base):
@@ -79,3 +79,18 @@ class TeamRouting(Base):
 
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
     auto_assign: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CannedResponse(Base):
+    """A reply operators insert by shortcut; one text per language, with placeholders (``{{ name }}`` …)."""
+
+    __tablename__ = "canned_responses"
+    __table_args__ = (UniqueConstraint("shortcut", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -13,7 +13,7 @@ from core.store import add_outbound, get_conversation, history
 from core.web.auth import current_operator
 from core.web.keys import SESSIONS, TEMPLATES
 from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
-from handoff import inbox, routing
+from handoff import canned, inbox, routing
 from tickets.keys import TICKET_DESK
 
 routes = Routes("inbox")
@@ -227,6 +227,41 @@ async def ticket_from_conversation(request: web.Request) -> web.Response:
             await add_outbound(uow, conversation, opened.text, author=Author.SYSTEM)
         number = opened.ticket.number
     return json_response(TicketCreated(number=number), status=201)
+
+
+class CannedQuery(BaseModel):
+    q: str = Field(default="", max_length=40)
+
+
+class CannedOut(BaseModel):
+    shortcut: str
+    title: str
+    text: str
+
+
+class CannedList(BaseModel):
+    items: list[CannedOut]
+
+
+@routes.get("/conversations/{id}/canned", access=Access.OPERATOR, query=CannedQuery, response=CannedList)
+async def canned_for_conversation(request: web.Request) -> web.Response:
+    """Canned responses in the conversation's language, placeholders filled for its customer."""
+    query = read_query(request, CannedQuery)
+    operator = current_operator(request)
+    async with request.config_dict[SESSIONS]() as session:
+        conversation = await get_conversation(session, match_int(request, "id"))
+        customer = await session.get_one(Customer, conversation.customer_id)
+        found = await canned.search(session, query.q, conversation.language)
+        tickets = await request.config_dict[TICKET_DESK].customer_tickets(session, customer.id) if found else []
+    values = {
+        "name": customer.name,
+        "operator": operator.name or operator.login,
+        "ticket": tickets[0].number if tickets else "",
+        "eta": (tickets[0].eta_text or "") if tickets else "",
+    }
+    rendered = [canned.render(row, values) for row in found]
+    items = [CannedOut(shortcut=r.shortcut, title=r.title, text=r.text) for r in rendered]
+    return json_response(CannedList(items=items))
 
 
 class PresenceIn(BaseModel):

@@ -1,4 +1,4 @@
-"""Inbox: unread state, team membership, operator presence, team routing, a conversation's team.
+"""Inbox: unread state, team membership, presence, team routing, a conversation's team, canned responses.
 
 Revision ID: 0010_inbox
 Revises: 0007
@@ -77,6 +77,18 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("team_id", name=op.f("pk_team_routing")),
     )
+    op.create_table(
+        "canned_responses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("shortcut", sa.String(length=40), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_canned_responses")),
+        sa.UniqueConstraint("shortcut", "language", name=op.f("uq_canned_responses_shortcut_language")),
+    )
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("team_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
@@ -93,6 +105,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_conversations_status_updated_at")
         batch_op.drop_constraint(batch_op.f("fk_conversations_team_id_teams"), type_="foreignkey")
         batch_op.drop_column("team_id")
+    op.drop_table("canned_responses")
     op.drop_table("team_routing")
     op.drop_table("operator_presence")
     with op.batch_alter_table("team_members", schema=None) as batch_op:

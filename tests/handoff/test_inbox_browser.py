@@ -332,3 +332,37 @@ def test_the_keyboard_help_overlay(site: Site, browser: Browser) -> None:
     page.get_by_role("button", name="Закрыть").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     page.context.close()
+
+
+def test_canned_responses_are_managed_by_admins_and_filled_in_for_the_customer(site: Site, browser: Browser) -> None:
+    admin = staff(browser, site, "admin")
+    admin.goto(f"{site.url}/inbox/canned")
+    admin.locator("#shortcut").fill("hello")
+    admin.locator("#canned-language").select_option("ru")
+    admin.locator("#title").fill("Приветствие <b>жирное</b>")
+    admin.locator("#body").fill("Здравствуйте, {{ name }}! Меня зовут {{ operator }}. {{ nonsense }}")
+    admin.get_by_role("button", name="Сохранить").click()
+    expect(admin.get_by_role("alert")).to_contain_text("nonsense")  # an unknown placeholder is refused
+    expect(admin.locator("#body")).to_have_value(re.compile("nonsense"))  # and the typed text is kept
+    admin.locator("#body").fill("Здравствуйте, {{ name }}! Меня зовут {{ operator }}.")
+    admin.get_by_role("button", name="Сохранить").click()
+    expect(admin.locator("tr[data-canned='hello-ru']")).to_contain_text("Приветствие <b>жирное</b>")
+    expect(admin.locator("tr[data-canned='hello-ru'] b")).to_have_count(0)
+    screenshot(admin, "inbox-canned-desktop")
+    admin.context.close()
+
+    chat, conversation_id = site.ask_for_human()
+    page = staff(browser, site)
+    page.goto(f"{site.url}/inbox/canned")
+    expect(page.locator("body")).to_contain_text("admin")  # refused: this needs the admin role
+    expect(page.locator("#shortcut")).to_have_count(0)
+    page.goto(f"{site.url}/inbox/conversations/{conversation_id}")
+    page.get_by_role("button", name="Взять").click()
+    expect(page.locator(".thread-state .state")).to_have_text("Разговор у вас.")
+    page.locator("#canned-search").fill("/hel")
+    page.get_by_role("button", name=re.compile("hello — Приветствие")).click()
+    expect(page.locator("#reply-text")).to_have_value("Здравствуйте, Ivan! Меня зовут Оператор первой линии.")
+    page.get_by_role("button", name="Отправить").click()
+    expect(page.locator("#reply-text")).to_have_value("")
+    assert "Здравствуйте, Ivan! Меня зовут Оператор первой линии." in site.sent(chat)
+    page.context.close()

@@ -37,6 +37,7 @@ PAGES = [
     "/inbox/tickets",
     "/inbox/tickets/{number}",
 ]
+ADMIN_PAGES = ["/inbox/canned"]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
@@ -96,6 +97,16 @@ async def test_every_page_needs_staff_sign_in_and_every_role_may_open_it(stack: 
         assert events.headers["Content-Type"] == "text/event-stream"
         assert b"event: hello" in await asyncio.wait_for(events.content.readuntil(b"}\n\n"), 10)
         events.close()
+    for path in ADMIN_PAGES:
+        for role, expected in (("operator", 403), ("editor", 403), ("admin", 200)):
+            client.session.cookie_jar.clear()
+            await sign_in(client, role)
+            assert (await client.get(path, allow_redirects=False)).status == expected, (role, path)
+        client.session.cookie_jar.clear()
+        assert (await client.get(path, allow_redirects=False)).status == 302
+        csrf = await sign_in(client, "operator")
+        saved = await client.post(path, data={"csrf_token": csrf, "shortcut": "x", "language": "ru"})
+        assert saved.status == 403, "an operator cannot change canned responses"
     client.session.cookie_jar.clear()
 
 

@@ -351,6 +351,46 @@ function conversationPage(root: HTMLElement): void {
     });
   }
 
+  // Canned responses: searched by shortcut, rendered by the server for this customer, inserted on click.
+  const cannedBox = document.querySelector<HTMLElement>("[data-canned]");
+  const cannedInput = cannedBox?.querySelector<HTMLInputElement>("input");
+  const cannedList = cannedBox?.querySelector<HTMLElement>("[data-canned-results]");
+  const searchCanned = debounce(() => {
+    const q = cannedInput?.value ?? "";
+    void api<{ items: { shortcut: string; title: string; text: string }[] }>(
+      "GET",
+      `${cannedBox?.dataset.url ?? ""}?q=${encodeURIComponent(q.replace(/^\//, ""))}`,
+    )
+      .then((found) => {
+        if (!cannedList) return;
+        cannedList.replaceChildren();
+        if (!found.items.length) {
+          const li = document.createElement("li");
+          li.className = "muted small";
+          li.textContent = cannedBox?.dataset.none ?? "";
+          cannedList.append(li);
+        }
+        for (const item of found.items) {
+          const li = document.createElement("li");
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "secondary small";
+          button.textContent = `/${item.shortcut} — ${item.title}`;
+          button.addEventListener("click", () => {
+            textarea.value = textarea.value ? `${textarea.value.trimEnd()}\n${item.text}` : item.text;
+            saveDraft();
+            cannedList.replaceChildren();
+            if (cannedInput) cannedInput.value = "";
+            textarea.focus();
+          });
+          li.append(button);
+          cannedList.append(li);
+        }
+      })
+      .catch(failed);
+  }, 150);
+  cannedInput?.addEventListener("input", searchCanned);
+
   const send = async (): Promise<void> => {
     clearError();
     const text = textarea.value.trim();
