@@ -16,12 +16,14 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
+from core.events import Event
 from core.models import Conversation
-from core.web.keys import SESSIONS
+from core.web.keys import BUS, SESSIONS
 from handoff.keys import LIVE_HUB
 from standin.botapi import BotApiStandIn
 from standin.stack import TOKEN, Stack
 from tests.support.browser import DESKTOP, PHONE, ServerThread, chromium, page_settings, screenshot, sign_in
+from tickets.events import INCIDENT_FORMING, TICKET_BREACH
 
 pytestmark = pytest.mark.browser
 _chats = itertools.count(52000)
@@ -321,10 +323,26 @@ def test_a_ticket_from_the_conversation_the_ticket_list_and_the_ticket_page(site
     page.context.close()
 
 
-def test_the_keyboard_help_overlay(site: Site, browser: Browser) -> None:
+def test_breaches_and_forming_incidents_appear_as_notices_and_the_keyboard_help(site: Site, browser: Browser) -> None:
     page = staff(browser, site)
     page.goto(f"{site.url}/inbox")
     expect(page.locator("[data-live-state]")).to_have_text("В сети")
+
+    async def publish() -> None:
+        bus = site.app[BUS]
+        await bus.publish(Event(name=TICKET_BREACH, data={"ticket_id": 1, "number": "T-000123", "kind": "breached"}))
+        await bus.publish(
+            Event(
+                name=INCIDENT_FORMING, data={"team_id": 1, "numbers": ["T-1", "T-2", "T-3"], "subject": "<b>нет ТВ</b>"}
+            )
+        )
+
+    site.thread.run_coroutine(publish())
+    notices = page.locator("[data-notices] .notice")
+    expect(notices.filter(has_text="Заявка T-000123: срок SLA истёк.")).to_have_count(1)
+    expect(notices.filter(has_text="похожих заявок — 3 (<b>нет ТВ</b>)")).to_have_count(1)
+    notices.first.get_by_role("button", name="Скрыть").click()
+    expect(notices).to_have_count(1)
     page.keyboard.press("?")
     expect(page.get_by_role("dialog")).to_contain_text("Горячие клавиши")
     expect(page.get_by_role("dialog")).to_contain_text("Взять разговор")
