@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 import asyncpg
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bench._stats import percentiles
 from bench.tickets import TICKET_COLUMNS, ticket_rows
@@ -243,8 +243,62 @@ async def queries(url: str, rounds: int) -> dict[str, Any]:
                 await inbox_pages.card_context(session, desk, thread["conversation"].customer_id)
 
         out["conversation_view_ms"] = await timed(rounds, viewed)
+        out["server_side_ms"] = await server_side(engine, factory, operator, desk, open_ids, cases, rnd)
     finally:
         await engine.dispose()
+    return out
+
+
+async def server_side(
+    engine: Any, factory: Any, operator: Operator, desk: TicketDesk, open_ids: list[int], cases: Any, rnd: Any
+) -> dict[str, Any]:
+    """PostgreSQL's own execution time (EXPLAIN ANALYZE) of every statement a page runs, summed per page.
+
+    On a shared, loaded machine the wall-clock figures above include waiting for a CPU; these do not include
+    the Python side and show what the database itself spends.
+    """
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            captured.append((statement, parameters))
+
+    async def explain(work: Any) -> float:
+        captured.clear()
+        event.listen(engine.sync_engine, "before_cursor_execute", capture)
+        try:
+            await work()
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", capture)
+        statements = list(captured)
+        total = 0.0
+        async with factory() as session:
+            raw = await (await session.connection()).get_raw_connection()
+            pg = raw.driver_connection
+            for statement, parameters in statements:
+                plan = await pg.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, *(parameters or ()))
+                parsed = json.loads(plan) if isinstance(plan, str) else plan
+                total += float(parsed[0]["Execution Time"])
+        return total
+
+    out: dict[str, Any] = {}
+    for name, (view, filters) in cases.items():
+
+        async def listed(view: queue.View = view, filters: queue.Filters = filters) -> None:
+            async with transaction(factory) as session:
+                await queue.list_view(session, view, operator.id, filters)
+                await queue.counts(session, operator.id, filters)
+
+        samples = [await explain(listed) / 1000 for _ in range(20)]
+        out[f"list_and_counts_{name}"] = percentiles(samples, scale=1000)
+
+    async def viewed() -> None:
+        async with transaction(factory) as session:
+            thread = await inbox_pages.thread_context(session, rnd.choice(open_ids), operator)
+            await inbox_pages.card_context(session, desk, thread["conversation"].customer_id)
+
+    samples = [await explain(viewed) / 1000 for _ in range(20)]
+    out["conversation_view"] = percentiles(samples, scale=1000)
     return out
 
 
