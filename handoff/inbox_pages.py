@@ -8,7 +8,7 @@ thread are also served as fragments, so a live update re-reads them through the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import transaction
 from core.errors import InvalidInput
 from core.events import CONVERSATION_STATUS_CHANGED, Event
-from core.models import Channel, Conversation, ConversationStatus, Customer, Identity, Message, Operator, utcnow
+from core.models import Channel, Conversation, ConversationStatus, Customer, Identity, Message, Operator, Team, utcnow
 from core.store import get_conversation
 from core.uow import UnitOfWork
 from core.web.auth import csrf_token, current_operator
@@ -95,11 +95,18 @@ def _filters(request: web.Request) -> tuple[queue.View, queue.Filters]:
 
 async def _queue_context(request: web.Request, operator: Operator) -> dict[str, Any]:
     view, filters = _filters(request)
+    team_key = request.query.get("team") or None
     async with transaction(request.config_dict[SESSIONS]) as session:
+        teams = list((await session.execute(select(Team).order_by(Team.key))).scalars())
+        if team_key is not None:
+            team = next((t for t in teams if t.key == team_key), None)
+            if team is None:
+                raise InvalidInput("unknown team", field="team")
+            filters = replace(filters, team_id=team.id)
         presence = await routing.touch(session, operator.id)
         rows = await queue.list_view(session, view, operator.id, filters)
         counts = await queue.counts(session, operator.id, filters)
-    query = {k: v for k, v in (("channel", filters.channel), ("language", filters.language)) if v}
+    query = {k: v for k, v in (("channel", filters.channel), ("language", filters.language), ("team", team_key)) if v}
     return {
         "view": view.value,
         "views": [v.value for v in queue.View],
@@ -111,6 +118,7 @@ async def _queue_context(request: web.Request, operator: Operator) -> dict[str, 
         "languages": LANGUAGES,
         "now": utcnow(),
         "presence_status": presence,
+        "teams": teams,
     }
 
 

@@ -29,6 +29,7 @@ class View(enum.StrEnum):
 class Filters:
     channel: Channel | None = None
     language: str | None = None
+    team_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,8 @@ def _conditions(view: View, operator_id: int, filters: Filters) -> list[ColumnEl
         found.append(Conversation.channel == filters.channel)
     if filters.language is not None:
         found.append(Conversation.language == filters.language)
+    if filters.team_id is not None:
+        found.append(Conversation.team_id == filters.team_id)
     return found
 
 

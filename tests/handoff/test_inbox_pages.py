@@ -171,6 +171,9 @@ async def test_views_filters_and_unread_counts(stack: Stack) -> None:
     assert 'class="conversation is-unread"' in page
     web_only = await (await client.get("/inbox/list?view=waiting&channel=web")).text()
     assert f'data-conversation="{conversation_id}"' not in web_only
+    other_team = await (await client.get("/inbox/list?view=waiting&team=billing")).text()
+    assert f'data-conversation="{conversation_id}"' not in other_team, "it waits in the default team's queue"
+    assert (await client.get("/inbox/list?team=no-such-team")).status == 422
     english = await (await client.get("/inbox/list?view=waiting&language=en")).text()
     assert f'data-conversation="{conversation_id}"' not in english
     # Opening the conversation marks it read for this operator (and only for them).
