@@ -106,19 +106,19 @@ async def list_view(
             oid: name
             for oid, name in await session.execute(select(Operator.id, named).where(Operator.id.in_(assignee_ids)))
         }
-    # The preview is the customer's latest message: what the operator is about to answer.
+    # The preview is the customer's latest message: one backward walk of (conversation_id, seq) per row, so the
+    # cost is per listed row whatever the size of the messages table.
     latest = (
-        select(Message.conversation_id, func.max(Message.seq).label("seq"))
-        .where(Message.conversation_id.in_([c.id for c in conversations]), Message.author == Author.CUSTOMER)
-        .group_by(Message.conversation_id)
-        .subquery()
+        select(Message.text)
+        .where(Message.conversation_id == Conversation.id, Message.author == Author.CUSTOMER)
+        .order_by(Message.seq.desc())
+        .limit(1)
+        .scalar_subquery()
     )
     rows = await session.execute(
-        select(Message.conversation_id, Message.text).join(
-            latest, and_(Message.conversation_id == latest.c.conversation_id, Message.seq == latest.c.seq)
-        )
+        select(Conversation.id, latest).where(Conversation.id.in_([c.id for c in conversations]))
     )
-    previews: dict[int, str] = {cid: text for cid, text in rows}
+    previews: dict[int, str] = {cid: text or "" for cid, text in rows}
     result: list[Row] = []
     for conversation, unread in found:
         text = previews.get(conversation.id, "")
