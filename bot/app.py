@@ -21,6 +21,7 @@ from core.web.headers import security_headers_middleware
 from core.web.keys import ASSETS, BUS, DB_ENGINE, HEADER_POLICIES, METRICS, NAV, PAGES, SESSIONS, SETTINGS, TEMPLATES
 from core.web.metrics import Metrics, metrics_middleware
 from core.web.pages import Assets, create_pages
+from handoff import inbox_pages
 from handoff import web as handoff_web
 from kb import pages as kb_pages
 from kb import web as kb_web
@@ -84,7 +85,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[TEMPLATES] = Templates.load(settings.data_dir / "templates", settings.default_language)
-    app[PAGES] = create_pages(portal_web.PAGES_DIR, webchat.PAGES_DIR, kb_pages.PAGES_DIR, reports_web.PAGES_DIR)
+    app[PAGES] = create_pages(
+        portal_web.PAGES_DIR, webchat.PAGES_DIR, kb_pages.PAGES_DIR, reports_web.PAGES_DIR, inbox_pages.PAGES_DIR
+    )
     app[ASSETS] = Assets(settings.static_dir)
     # The staff top bar: each section is shown to the roles that may open it.
     app[NAV] = []
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(bus_ctx)
     app.cleanup_ctx.append(auth.signin_ctx)
+    app.cleanup_ctx.append(inbox_pages.inbox_ctx)  # the inbox's live streams, fed by the bus
     app.cleanup_ctx.append(embedder_ctx)
     app.cleanup_ctx.append(nlu_engine_ctx)
     app.cleanup_ctx.append(kb_web.kb_ctx)
@@ -111,6 +115,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_subapp("/api/inbox", handoff_web.create_app())
     app.add_subapp("/api/kb", kb_web.create_app())
     app.add_subapp("/api", tickets_web.create_app())
+    inbox_pages.register(app)  # the operator inbox's pages and live stream
     portal_web.register(app)  # the help center, the catalog and the customer portal
     kb_pages.register(app)  # the editors' pages (and their section in the staff top bar)
     reports_web.register(app)  # /reports for managers and admins

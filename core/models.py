@@ -197,6 +197,8 @@ class Conversation(Base):
         ),
         Index("ix_conversations_status_waiting_since", "status", "waiting_since"),
         Index("ix_conversations_created_at", "created_at"),  # reports: conversations opened in a period
+        Index("ix_conversations_status_updated_at", "status", "updated_at"),
+        Index("ix_conversations_assignee_id_status", "assignee_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -205,6 +207,7 @@ class Conversation(Base):
     chat_id: Mapped[str] = mapped_column(String(128))
     status: Mapped[ConversationStatus] = mapped_column(str_enum(ConversationStatus), default=ConversationStatus.BOT)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     language: Mapped[str] = mapped_column(String(8))
     dialog_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(
         default=16_000, gt=0, description="Longer inbound texts are stored truncated, with a note"
     )
+    inbox_default_team: str = Field(
+        default="first-line", description="Key of the team a waiting conversation goes to when nothing else decides"
+    )
+    inbox_away_after: int = Field(
+        default=600, gt=0, description="An online operator not seen in the inbox for this many seconds counts as away"
+    )
 
     session_cookie_secure: bool | None = Field(
         default=None,

@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import is_postgres
-from core.errors import Conflict, NotFound
-from core.models import Author, Conversation, ConversationStatus, Customer, Operator, utcnow
+from core.errors import Conflict, InvalidInput, NotFound
+from core.models import Author, Conversation, ConversationStatus, Customer, Operator, Team, utcnow
 from core.store import Button, add_outbound, get_conversation, set_status
 from core.templates import Templates
 from core.uow import UnitOfWork
@@ -109,8 +109,13 @@ async def hand_off(uow: UnitOfWork, conversation: Conversation) -> None:
     await set_status(uow, conversation, ConversationStatus.WAITING)
 
 
-async def take(uow: UnitOfWork, conversation_id: int, operator: Operator) -> Conversation:
-    """Assign a waiting conversation (or take over one the bot holds) to this operator, race-free."""
+async def take(
+    uow: UnitOfWork, conversation_id: int, operator: Operator, templates: Templates | None = None
+) -> Conversation:
+    """Assign a waiting conversation (or take over one the bot holds) to this operator, race-free.
+
+    With ``templates`` the customer is told in their channel that a human has joined, and who.
+    """
     session = uow.session
     result = await session.execute(
         update(Conversation)
@@ -135,6 +140,10 @@ async def take(uow: UnitOfWork, conversation_id: int, operator: Operator) -> Con
     # set_status records the move and tells every worker; the row already says ASSIGNED.
     conversation.status = ConversationStatus.WAITING
     await set_status(uow, conversation, ConversationStatus.ASSIGNED, assignee_id=operator.id)
+    if templates is not None:
+        name = operator.name or operator.login
+        joined = templates.render("inbox.joined", conversation.language, name=name)
+        await add_outbound(uow, conversation, joined, author=Author.SYSTEM)
     return conversation
 
 
@@ -155,6 +164,42 @@ async def reply(uow: UnitOfWork, conversation_id: int, operator: Operator, text:
     if not private and conversation.first_reply_at is None:
         conversation.first_reply_at = utcnow()
     return message.id
+
+
+async def transfer(
+    uow: UnitOfWork,
+    conversation_id: int,
+    operator: Operator,
+    *,
+    to_operator_id: int | None = None,
+    to_team_key: str | None = None,
+    note: str = "",
+) -> Conversation:
+    """Hand a held conversation to another operator (it stays assigned) or to a team (it waits again).
+
+    The note is stored as an internal note: the customer never sees it.
+    """
+    if (to_operator_id is None) == (to_team_key is None):
+        raise InvalidInput("transfer to one operator or to one team")
+    session = uow.session
+    conversation = await get_conversation(session, conversation_id)
+    await session.refresh(conversation, with_for_update=is_postgres(session))
+    _require_holder(conversation, operator)
+    if to_operator_id is not None:
+        target = await session.get(Operator, to_operator_id)
+        if target is None or not target.active:
+            raise InvalidInput("no such active operator", field="to_operator_id")
+        conversation.assignee_id = target.id
+        await set_status(uow, conversation, ConversationStatus.ASSIGNED, assignee_id=target.id)
+    else:
+        team = (await session.execute(select(Team).where(Team.key == to_team_key))).scalar_one_or_none()
+        if team is None:
+            raise NotFound("no such team", team=to_team_key)
+        conversation.team_id = team.id
+        await set_status(uow, conversation, ConversationStatus.WAITING)
+    if note.strip():
+        await add_outbound(uow, conversation, note, author=Author.OPERATOR, operator_id=operator.id, private=True)
+    return conversation
 
 
 async def return_to_bot(uow: UnitOfWork, conversation_id: int, operator: Operator, templates: Templates) -> None:

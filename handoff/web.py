@@ -8,12 +8,13 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from core.models import Conversation, ConversationStatus, Customer, Message
-from core.store import get_conversation, history
+from core.models import Author, Conversation, ConversationStatus, Customer, Message
+from core.store import add_outbound, get_conversation, history
 from core.web.auth import current_operator
 from core.web.keys import SESSIONS, TEMPLATES
 from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
-from handoff import inbox
+from handoff import canned, inbox, routing
+from tickets.keys import TICKET_DESK
 
 routes = Routes("inbox")
 
@@ -122,7 +123,7 @@ async def get_one(request: web.Request) -> web.Response:
 async def take(request: web.Request) -> web.Response:
     """Take a waiting conversation; a second operator gets 409 naming who has it."""
     async with unit_of_work(request) as uow:
-        await inbox.take(uow, match_int(request, "id"), current_operator(request))
+        await inbox.take(uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES])
     return json_response(Done())
 
 
@@ -161,6 +162,146 @@ async def return_to_bot(request: web.Request) -> web.Response:
         await inbox.return_to_bot(
             uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES]
         )
+    return json_response(Done())
+
+
+class TransferIn(BaseModel):
+    to_operator_id: int | None = None
+    to_team: str | None = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=4000)
+
+
+@routes.post("/conversations/{id}/transfer", access=Access.OPERATOR, body=TransferIn, response=Done)
+async def transfer(request: web.Request) -> web.Response:
+    """Transfer a held conversation to another operator or to a team, with an internal note."""
+    body = await read_json(request, TransferIn)
+    async with unit_of_work(request) as uow:
+        await inbox.transfer(
+            uow,
+            match_int(request, "id"),
+            current_operator(request),
+            to_operator_id=body.to_operator_id,
+            to_team_key=body.to_team,
+            note=body.note,
+        )
+    return json_response(Done())
+
+
+class TicketFromConversationIn(BaseModel):
+    subject: str | None = Field(default=None, max_length=200)
+    description: str = Field(min_length=1, max_length=16_000)
+    urgency: Literal["low", "medium", "high"] = "medium"
+    impact: Literal["one", "several", "many"] = "one"
+
+
+class TicketCreated(BaseModel):
+    number: str
+
+
+@routes.post(
+    "/conversations/{id}/ticket",
+    access=Access.OPERATOR,
+    body=TicketFromConversationIn,
+    response=TicketCreated,
+    status=201,
+)
+async def ticket_from_conversation(request: web.Request) -> web.Response:
+    """Open a ticket for the conversation's customer, linked to it; the customer is told its number and ETA."""
+    body = await read_json(request, TicketFromConversationIn)
+    desk = request.config_dict[TICKET_DESK]
+    embedded = await desk.embed_ticket(body.description, body.subject)  # before the transaction: it is slow
+    async with unit_of_work(request) as uow:
+        conversation = await get_conversation(uow.session, match_int(request, "id"))
+        customer = await uow.session.get_one(Customer, conversation.customer_id)
+        opened = await desk.open_ticket(
+            uow,
+            customer,
+            conversation,
+            description=body.description,
+            subject=body.subject,
+            urgency=body.urgency,
+            impact=body.impact,
+            embedded=embedded,
+        )
+        if conversation.status is not ConversationStatus.CLOSED:
+            await add_outbound(uow, conversation, opened.text, author=Author.SYSTEM)
+        number = opened.ticket.number
+    return json_response(TicketCreated(number=number), status=201)
+
+
+class CannedQuery(BaseModel):
+    q: str = Field(default="", max_length=40)
+
+
+class CannedOut(BaseModel):
+    shortcut: str
+    title: str
+    text: str
+
+
+class CannedList(BaseModel):
+    items: list[CannedOut]
+
+
+@routes.get("/conversations/{id}/canned", access=Access.OPERATOR, query=CannedQuery, response=CannedList)
+async def canned_for_conversation(request: web.Request) -> web.Response:
+    """Canned responses in the conversation's language, placeholders filled for its customer."""
+    query = read_query(request, CannedQuery)
+    operator = current_operator(request)
+    async with request.config_dict[SESSIONS]() as session:
+        conversation = await get_conversation(session, match_int(request, "id"))
+        customer = await session.get_one(Customer, conversation.customer_id)
+        found = await canned.search(session, query.q, conversation.language)
+        tickets = await request.config_dict[TICKET_DESK].customer_tickets(session, customer.id) if found else []
+    values = {
+        "name": customer.name,
+        "operator": operator.name or operator.login,
+        "ticket": tickets[0].number if tickets else "",
+        "eta": (tickets[0].eta_text or "") if tickets else "",
+    }
+    rendered = [canned.render(row, values) for row in found]
+    items = [CannedOut(shortcut=r.shortcut, title=r.title, text=r.text) for r in rendered]
+    return json_response(CannedList(items=items))
+
+
+class PresenceIn(BaseModel):
+    status: Literal["online", "away", "offline"]
+    capacity: int | None = Field(default=None, ge=0, le=50)
+
+
+class PresenceOut(BaseModel):
+    status: str
+    capacity: int
+
+
+@routes.post("/presence", access=Access.OPERATOR, body=PresenceIn, response=PresenceOut)
+async def presence(request: web.Request) -> web.Response:
+    """Set one's own presence (online, away, offline) and, optionally, how many chats one takes at once."""
+    body = await read_json(request, PresenceIn)
+    async with unit_of_work(request) as uow:
+        row = await routing.set_presence(uow.session, current_operator(request).id, body.status, body.capacity)
+        out = PresenceOut(status=row.status, capacity=row.capacity)
+    return json_response(out)
+
+
+@routes.put("/teams/{key}/members/{operator_id}", access=Access.ADMIN, response=Done)
+async def add_member(request: web.Request) -> web.Response:
+    """Add an operator to a team (an operator may be in several)."""
+    async with unit_of_work(request) as uow:
+        await routing.add_member(uow.session, request.match_info["key"], match_int(request, "operator_id"))
+    return json_response(Done())
+
+
+class RoutingIn(BaseModel):
+    auto_assign: bool
+
+
+@routes.put("/teams/{key}/routing", access=Access.ADMIN, body=RoutingIn, response=Done)
+async def team_routing(request: web.Request) -> web.Response:
+    """Turn a team's auto-assignment (round-robin among its online operators under capacity) on or off."""
+    body = await read_json(request, RoutingIn)
+    async with unit_of_work(request) as uow:
+        await routing.set_auto_assign(uow.session, request.match_info["key"], body.auto_assign)
     return json_response(Done())
 
 

@@ -83,12 +83,11 @@ def page_language(request: web.Request, templates: Templates) -> str:
 def nav_for(request: web.Request, operator: Operator | None) -> Sequence[dict[str, Any]]:
     if operator is None:
         return []
-    items: list[NavItem] = request.config_dict.get(NAV, [])
-    return [
-        {"label_key": item.label_key, "path": item.path, "current": request.path.startswith(item.path)}
-        for item in items
-        if item.allows(operator)
-    ]
+    items = [item for item in request.config_dict.get(NAV, []) if item.allows(operator)]
+    # The longest matching path is current: /inbox/tickets is "Tickets", not also "Inbox".
+    matching = [item.path for item in items if request.path.startswith(item.path)]
+    current = max(matching, key=len) if matching else None
+    return [{"label_key": item.label_key, "path": item.path, "current": item.path == current} for item in items]
 
 
 def render_html(request: web.Request, name: str, **context: Any) -> str:
