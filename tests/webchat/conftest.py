@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -143,6 +144,14 @@ class Chat:
     async def rows(self, *where: Any) -> list[Message]:
         async with self.stack.app[SESSIONS]() as session:
             return list((await session.execute(select(Message).where(*where).order_by(Message.id))).scalars())
+
+    async def delivered(self, conversation_id: int, timeout: float = 30.0) -> dict[int, DeliveryState]:
+        """The replies' states once none is pending any more (the outbox records an ack after it arrives)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while DeliveryState.PENDING in (await self.states(conversation_id)).values():
+                    await asyncio.sleep(0.05)
+        return await self.states(conversation_id)
 
     async def states(self, conversation_id: int) -> dict[int, DeliveryState]:
         rows = await self.rows(Message.conversation_id == conversation_id, Message.direction == Direction.OUTBOUND)

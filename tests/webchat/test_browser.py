@@ -200,3 +200,29 @@ def test_screenshots_closed_and_open(server: ServerThread, browser: Browser, lan
         expect(log(page).locator(".msg:not(.me) .chips button").first).to_be_visible(timeout=TIMEOUT)
         screenshot(page, f"webchat-open-{language}-{name}")
         context.close()
+
+
+BLOCKED_WEBSOCKET = """
+// A network that blocks WebSocket: every connection fails without ever opening.
+window.WebSocket = class {
+  constructor() { setTimeout(() => this.onclose && this.onclose({ code: 1006 }), 20); }
+  send() {}
+  close() {}
+};
+"""
+
+
+def test_without_websocket_the_widget_falls_back_to_long_poll(server: ServerThread, browser: Browser) -> None:
+    asked_before = len(stored(server, Message.text == WORDS["ru"]["question"]))  # by other tests' visitors
+    context = visitor(browser)
+    context.add_init_script(BLOCKED_WEBSOCKET)
+    page = open_demo(context, server)
+    page.get_by_role("button", name="Чат поддержки").click()
+    send(page, WORDS["ru"]["question"])
+    expect(bubbles(page, WORDS["ru"]["question"]).locator(".mark")).to_have_text("доставлено", timeout=TIMEOUT)
+    expect(log(page)).to_contain_text("Wi-Fi", timeout=TIMEOUT)
+    log(page).get_by_role("button", name="Да").click(timeout=TIMEOUT)
+    expect(log(page).locator(".msg:not(.me)").last).not_to_contain_text("Это помогло?", timeout=TIMEOUT)
+    rows = stored(server, Message.text == WORDS["ru"]["question"])
+    assert len(rows) == asked_before + 1, "stored once, though every poll carried it until it was confirmed"
+    context.close()

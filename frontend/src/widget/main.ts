@@ -26,6 +26,7 @@ interface Api {
 // Not a `declare global`: the help center's script declares the same property with its own (narrower) type.
 const host = window as unknown as { FrontlineChat?: Api };
 
+const FALLBACK_AFTER = 3;
 const script = (document.currentScript ??
   document.querySelector('script[src*="widget.js"][data-site]')) as HTMLScriptElement | null;
 
@@ -50,6 +51,11 @@ class Widget {
   readonly key: string;
   ws: WebSocket | null = null;
   ready = false;
+  // Long-poll fallback: after FALLBACK_AFTER sockets that never opened (a network that blocks WebSocket).
+  failures = 0;
+  polling = false;
+  outgoing: Frame[] = [];
+  waiting: AbortController | null = null;
   retry = 0;
   timer = 0;
   conversation = 0;
@@ -197,6 +203,10 @@ class Widget {
   // --- the socket ----------------------------------------------------------------------------------
 
   connect(now = false): void {
+    if (this.polling) {
+      this.poll();
+      return;
+    }
     if (this.ws || !navigator.onLine) {
       if (!navigator.onLine) this.setStatus(this.t.offline);
       return;
@@ -209,17 +219,20 @@ class Widget {
       return;
     }
     this.setStatus(this.t.connecting);
-    const ws = new WebSocket(`${this.base.replace(/^http/, "ws")}/ws/chat?site=${encodeURIComponent(this.site)}`);
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(`${this.base.replace(/^http/, "ws")}/ws/chat?site=${encodeURIComponent(this.site)}`);
+    } catch {
+      this.polling = true; // no WebSocket at all here
+      this.poll();
+      return;
+    }
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
-      const hello: Frame = { type: "hello", lang: this.lang, seq: this.seq };
-      if (this.token) hello.token = this.token;
-      if (this.conversation) hello.conversation = this.conversation;
-      const d = script?.dataset;
-      if (d?.userId && d.userTs && d.userSig) {
-        hello.user = { id: d.userId, ts: Number(d.userTs), sig: d.userSig, name: d.userName ?? "" };
-      }
-      ws.send(JSON.stringify(hello));
+      opened = true;
+      this.failures = 0;
+      ws.send(JSON.stringify(this.hello()));
     };
     ws.onmessage = (e) => {
       try {
@@ -232,9 +245,61 @@ class Widget {
       if (this.ws !== ws) return;
       this.ws = null;
       this.ready = false;
+      if (!opened && navigator.onLine && ++this.failures >= FALLBACK_AFTER) {
+        this.polling = true;
+        this.poll();
+        return;
+      }
       this.setStatus(navigator.onLine ? this.t.connecting : this.t.offline);
       this.connect();
     };
+  }
+
+  hello(): Frame {
+    const hello: Frame = { type: "hello", lang: this.lang, seq: this.seq };
+    if (this.token) hello.token = this.token;
+    if (this.conversation) hello.conversation = this.conversation;
+    const d = script?.dataset;
+    if (d?.userId && d.userTs && d.userSig) {
+      hello.user = { id: d.userId, ts: Number(d.userTs), sig: d.userSig, name: d.userName ?? "" };
+    }
+    return hello;
+  }
+
+  async poll(): Promise<void> {
+    if (this.waiting) return;
+    while (this.polling && navigator.onLine) {
+      // Every poll says hello (the server keeps no poll state) and carries the queue and what is pending.
+      const frames: Frame[] = [this.hello()];
+      for (const item of this.queue) frames.push(this.frameOf(item));
+      frames.push(...this.outgoing.splice(0, 40));
+      const waiting = new AbortController();
+      this.waiting = waiting;
+      try {
+        const response = await fetch(`${this.base}/ws/chat/poll?site=${encodeURIComponent(this.site)}`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ frames: frames.slice(0, 50), wait: frames.length === 1 }),
+          signal: waiting.signal,
+        });
+        const body = (await response.json()) as { frames?: Frame[] };
+        this.retry = 0;
+        for (const frame of body.frames ?? []) this.receive(frame);
+        // Still unconfirmed (rate-limited): do not spin; the next poll resends it.
+        if (frames.length > 1 && this.queue.length) await new Promise((r) => setTimeout(r, 1000));
+      } catch {
+        if (!waiting.signal.aborted) await new Promise((r) => setTimeout(r, Math.min(15000, 500 * 2 ** this.retry++)));
+      } finally {
+        this.waiting = null;
+      }
+    }
+    if (!navigator.onLine) this.setStatus(this.t.offline);
+  }
+
+  frameOf(item: Outgoing): Frame {
+    return item.payload
+      ? { type: "button", cid: item.cid, payload: item.payload, label: item.label ?? "" }
+      : { type: "message", cid: item.cid, text: item.text ?? "" };
   }
 
   drop(): void {
@@ -246,6 +311,12 @@ class Widget {
   }
 
   send(frame: Frame): boolean {
+    if (this.polling) {
+      // Messages ride in every poll from the queue; other frames once. Cut the wait short to send now.
+      if (frame.type !== "message" && frame.type !== "button") this.outgoing.push(frame);
+      this.waiting?.abort();
+      return true;
+    }
     if (!this.ws || !this.ready) return false;
     this.ws.send(JSON.stringify(frame));
     return true;
@@ -281,10 +352,7 @@ class Widget {
 
   flush(): void {
     for (const item of this.queue) {
-      const frame: Frame = item.payload
-        ? { type: "button", cid: item.cid, payload: item.payload, label: item.label ?? "" }
-        : { type: "message", cid: item.cid, text: item.text ?? "" };
-      if (!this.send(frame)) return;
+      if (!this.send(this.frameOf(item))) return;
       this.mark(item.cid, this.t.sent);
     }
   }
