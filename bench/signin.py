@@ -59,7 +59,7 @@ async def _probe(base: str, seconds: float) -> list[float]:
 
 
 async def _attacker(base: str, seconds: float, rate: float, spread: bool, n: int, answers: Counter[int]) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # keeps 127.0.0.1 cookies
         page = await (await http.get(f"{base}/login")).text()
         found = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert found, "the login page has a CSRF token"

@@ -10,7 +10,10 @@ Rules (see the security note):
 * no account is ever locked, and an unknown login costs one hash like a known one.
 
 The argon2 check runs in a worker thread, one at a time, so a burst of attempts leaves the event loop
-(and the other core) to everyone else.
+(and the other core) to everyone else. Each attempt is counted as a failure *before* its hash (a success
+clears the count), so concurrent attempts cannot slip past the wait while earlier hashes are still queued; and
+when ``max_waiting`` checks are already queued the next attempt is refused at once (retry in 1 s) — the
+server sheds sign-in load instead of building an unbounded queue.
 """
 
 from __future__ import annotations
@@ -43,13 +46,18 @@ def _address_key(address: str) -> str:
 
 
 class SignInGuard:
-    def __init__(self, store: ThrottleStore, concurrent_checks: int = 1) -> None:
+    def __init__(self, store: ThrottleStore, concurrent_checks: int = 1, max_waiting: int = 4) -> None:
         self.store = store
         self._checks = asyncio.Semaphore(concurrent_checks)
         self._decoy: str | None = None
+        self.max_waiting = max_waiting
+        self._waiting = 0
 
     async def refusal(self, address: str, login: str, trusted_device: bool) -> Refusal | None:
-        """A refusal when this address (or, from an unknown browser, this login) must wait first."""
+        """A refusal when this address (or, from an unknown browser, this login) must wait first, or when the
+        password checks already queued are as many as the server takes."""
+        if self._waiting >= self.max_waiting:
+            return Refusal(1)
         wait = await self.store.retry_after(_address_key(address))
         if not trusted_device:
             wait = max(wait, await self.store.retry_after(_login_key(login)))
@@ -66,6 +74,13 @@ class SignInGuard:
 
     async def check_password(self, password_hash: str | None, password: str) -> bool:
         """Verify off the loop; with no hash (unknown login) verify against a decoy so the cost is the same."""
+        self._waiting += 1
+        try:
+            return await self._check(password_hash, password)
+        finally:
+            self._waiting -= 1
+
+    async def _check(self, password_hash: str | None, password: str) -> bool:
         async with self._checks:
             if password_hash is None:
                 if self._decoy is None:
