@@ -70,6 +70,7 @@ async def signin_ctx(app: web.Application) -> AsyncIterator[None]:
     if admins == 0:
         log.warning(NO_ADMIN_HINT)
     yield
+    app[SIGNIN].close()
     if redis is not None:
         await redis.aclose()
 
