@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= $(or $(FRONTLINE_PORT),8080)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run serve install frontend migrate demo test lint typecheck contracts pytest rasa rasa-train rasa-start rasa-stop bench clean
+.PHONY: run serve install frontend migrate demo test lint typecheck contracts pytest rasa rasa-train rasa-start rasa-stop bench clean fuzz
 
 # The venv is rebuilt only when pyproject.toml changes; torch is pinned to its CPU build.
 $(STAMP): pyproject.toml
@@ -67,3 +67,13 @@ rasa-stop:
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache frontend/node_modules frontend/dist
+
+# The fuzz pass: schemathesis (its own venv) against the OpenAPI document, signed in as admin; any 5xx fails.
+FUZZ_VENV := .fuzz-venv
+$(FUZZ_VENV)/.installed:
+	@test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install -q "schemathesis==4.32.5"
+	@touch $@
+
+fuzz: install $(FUZZ_VENV)/.installed
+	$(BIN)/python scripts/fuzz.py $(FUZZ_VENV)/bin/schemathesis $(FUZZ_ARGS)

@@ -364,11 +364,14 @@ async def _read_capped(read: Callable[[int], Awaitable[bytes]]) -> bytes:
 async def _upload(request: web.Request) -> tuple[bytes, str, str]:
     """The uploaded bytes, their content type and file name: a raw body or a form's ``file`` field."""
     if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        async for part in reader:
-            if isinstance(part, BodyPartReader) and part.name == "file":
-                data = await _read_capped(part.read_chunk)
-                return data, part.headers.get("Content-Type", ""), part.filename or ""
+        try:
+            reader = await request.multipart()
+            async for part in reader:
+                if isinstance(part, BodyPartReader) and part.name == "file":
+                    data = await _read_capped(part.read_chunk)
+                    return data, part.headers.get("Content-Type", ""), part.filename or ""
+        except (ValueError, AssertionError) as exc:  # no boundary, a broken part: the form cannot be read
+            raise InvalidInput("the multipart form could not be read", reason=str(exc)[:200]) from None
         raise InvalidInput("the form has no 'file' field")
     return await _read_capped(request.content.read), request.content_type, ""
 

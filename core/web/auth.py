@@ -70,6 +70,7 @@ async def signin_ctx(app: web.Application) -> AsyncIterator[None]:
     if admins == 0:
         log.warning(NO_ADMIN_HINT)
     yield
+    app[SIGNIN].close()
     if redis is not None:
         await redis.aclose()
 
@@ -316,9 +317,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     async with transaction(request.config_dict[SESSIONS]) as db:
         operator = await find_for_sign_in(db, login)
         account = (operator.id, operator.password_hash, operator.active) if operator else None
+    # Counted before the hash (a success clears it): attempts arriving while hashes queue still meet the wait.
+    await guard.failed(address, login, trusted)
     matches = await guard.check_password(account[1] if account else None, password)
     if account is None or not matches or not account[2]:
-        await guard.failed(address, login, trusted)
         return render_page(
             request,
             "login.html",

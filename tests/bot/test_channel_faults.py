@@ -10,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.runtime import WEBHOOK_PATH, webhook_secret
-from core.models import Customer, Direction, Message, RejectedUpdate
-from core.web.keys import SESSIONS
+from core.models import Conversation, Customer, DeliveryState, Direction, Message, RejectedUpdate
+from core.store import Button, add_outbound
+from core.uow import UnitOfWork
+from core.web.keys import BUS, SESSIONS
 from standin.botapi import BotApiStandIn
 from standin.stack import TOKEN, Stack, stack_settings, start_stack
 
@@ -94,5 +96,52 @@ async def test_finding6_the_webhook_acknowledges_and_records_what_it_cannot_stor
                     assert response.status == 400
             assert await _inbound_texts(stack, 611) == ["привет"]
             assert len(await _rejected(stack)) == 1
+        finally:
+            await stack.client.close()
+
+
+async def _reply(stack: Stack, chat: int, text: str, buttons: list[Button]) -> int:
+    async with stack.app[SESSIONS]() as session:
+        conversation = (await session.scalars(select(Conversation).where(Conversation.chat_id == str(chat)))).one()
+    async with UnitOfWork(stack.app[SESSIONS], stack.app[BUS]) as uow:
+        conversation = await uow.session.get_one(Conversation, conversation.id)
+        message = await add_outbound(uow, conversation, text, buttons=buttons)
+        return message.id
+
+
+async def test_finding12_a_migrated_group_gets_every_part_with_the_buttons(
+    db_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    chat, supergroup = 621, -100621
+    async with BotApiStandIn() as standin:
+        stack = await start_stack(stack_settings(db_url, tmp_path, standin), standin, load_data=False)
+        try:
+            await stack.say(chat, "привет")
+            standin.fail_next(
+                "sendMessage", "migrate", migrate_to_chat_id=supergroup, when=lambda p: p.get("chat_id") == chat
+            )
+            text = "\n".join(f"Строка {n} ответа, достаточно длинная, чтобы разбить его." for n in range(160))
+            message_id = await _reply(stack, chat, text, [Button(label="Да", payload="yes")])
+            await stack.settle()
+            moved = [c for c in standin.calls_to("sendMessage") if c.ok and c.params.get("chat_id") == supergroup]
+            assert len(moved) >= 2, "every part, not only the first"
+            assert "".join(c.params["text"] for c in moved).replace("\n", "") == text.replace("\n", "")
+            assert moved[-1].params.get("reply_markup"), "the buttons come with the last part"
+            assert not moved[0].params.get("reply_markup")
+            async with stack.app[SESSIONS]() as session:
+                assert (await session.get_one(Message, message_id)).delivery_state is DeliveryState.SENT
+
+            # The resend's own errors are classified: the new chat refusing for good is a failure, not a crash.
+            standin.fail_next(
+                "sendMessage", "migrate", migrate_to_chat_id=supergroup, when=lambda p: p.get("chat_id") == chat
+            )
+            standin.fail_next("sendMessage", "403", when=lambda p: p.get("chat_id") == supergroup)
+            refused = await _reply(stack, chat, "ещё ответ", [])
+            await stack.settle()
+            async with stack.app[SESSIONS]() as session:
+                row = await session.get_one(Message, refused)
+            assert row.delivery_state is DeliveryState.FAILED
+            assert row.last_error is not None
+            assert "refused" in row.last_error
         finally:
             await stack.client.close()

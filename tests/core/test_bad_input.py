@@ -166,3 +166,10 @@ async def test_finding9_nul_and_lone_surrogates_are_cleaned_in_staff_input(
         article = (await db.scalars(select(Article))).one()
     assert article.title == "Title ?"  # as customer text is cleaned (core.store.clean_text)
     assert article.body == "Body text"
+
+
+async def test_finding9_a_multipart_upload_without_a_boundary_is_refused(
+    client: TestClient[Any, Any], admin: dict[str, str]
+) -> None:
+    response = await client.post("/api/kb/import", data=b"x", headers={**admin, "Content-Type": "multipart/form-data"})
+    assert response.status == 422
