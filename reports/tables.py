@@ -191,7 +191,7 @@ async def build_report(
         t = table(state.value, "ticket", "subject", "plan", "priority", "due", "assignee")
         for o in await metrics.sla_watchlist(db, f, state):
             t.add(
-                Cell(format_number(o.id), f"/api/tickets/{format_number(o.id)}"),
+                Cell(format_number(o.id), f"/inbox/tickets/{format_number(o.id)}"),
                 o.subject,
                 o.plan,
                 o.priority,
@@ -218,9 +218,9 @@ async def build_report(
     for rating in csat.ratings:
         if rating.comment:
             subject = (
-                Cell(format_number(rating.ticket_id), f"/api/tickets/{format_number(rating.ticket_id)}")
+                Cell(format_number(rating.ticket_id), f"/inbox/tickets/{format_number(rating.ticket_id)}")
                 if rating.ticket_id
-                else Cell(f"#{rating.conversation_id}", f"/api/inbox/conversations/{rating.conversation_id}")
+                else Cell(f"#{rating.conversation_id}", f"/inbox/conversations/{rating.conversation_id}")
             )
             t.add(rating.created_at, rating.rating, rating.channel, subject, rating.comment)
 

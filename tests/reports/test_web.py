@@ -63,7 +63,7 @@ async def test_the_report_shows_the_period_and_links_each_figure_to_what_is_behi
     link = re.search(r'href="(/reports/conversations\?[^"]*stage=deflected[^"]*)"', page)
     assert link, "the deflection figure links to its conversations"
     behind = await (await client.get(link.group(1).replace("&amp;", "&"))).text()
-    shown = set(map(int, re.findall(r"/api/inbox/conversations/(\d+)", behind)))
+    shown = set(map(int, re.findall(r"/inbox/conversations/(\d+)", behind)))
     assert shown == {history.conversations["C4"], history.conversations["C5"]}
     # The SLA table's P1 cell opens the P1 ticket.
     tickets = await (
