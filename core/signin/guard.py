@@ -20,6 +20,7 @@ server sheds sign-in load instead of building an unbounded queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import os
@@ -56,7 +57,8 @@ def _pin_to_one_cpu() -> None:
     if hasattr(os, "sched_getaffinity"):
         allowed = sorted(os.sched_getaffinity(0))
         if len(allowed) > 1:
-            os.sched_setaffinity(0, {allowed[-1]})  # 0: the calling thread on Linux
+            with contextlib.suppress(OSError):  # a sandbox may forbid it: then the thread just is not pinned
+                os.sched_setaffinity(0, {allowed[-1]})  # 0: the calling thread on Linux
 
 
 class SignInGuard:
