@@ -158,10 +158,10 @@ def fault_of(name: str, cluster: Cluster) -> Callable[[], Awaitable[int]]:
 
     async def telegram() -> int:
         standin = cluster.standin
-        standin.fail_next("sendMessage", "429", retry_after=2, times=40)
-        standin.fail_next("sendMessage", "500", times=40)
-        hangs = 6
+        hangs = 4
         standin.fail_next("sendMessage", "hang", seconds=20, times=hangs)  # the client gives up after 15 s
+        standin.fail_next("sendMessage", "429", retry_after=2, times=30)
+        standin.fail_next("sendMessage", "500", times=30)
         return hangs
 
     return {"kill": kill, "postgres": postgres, "redis": redis, "telegram": telegram}[name]
@@ -258,6 +258,8 @@ async def phase(
     result = judge(ledger, standin, chats, customers * messages, hung)
     result["turns_per_s"] = await turn_rate(url, chats)
     result["elapsed_s"] = round(elapsed, 1)
+    injected = [c.fault for c in standin.calls_to("sendMessage")[before_sends:] if c.fault]
+    result["faults_injected"] = {kind: injected.count(kind) for kind in sorted(set(injected))}
     if fault and struck_at is not None:
         after = [c.time for c in standin.calls_to("sendMessage")[before_sends:] if c.ok and c.time >= struck_at]
         result["recovery_s"] = round(min(after) - struck_at, 2) if after else None
