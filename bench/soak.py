@@ -10,8 +10,9 @@ Telegram, retries on another worker until it gets a 200. Each phase has its own 
 In a fault phase, the fault strikes at a random moment of the burst:
 
 * ``kill``: ``kill -9`` of a random worker, restarted at once;
-* ``postgres``: ``pg_ctlcluster <version> main restart`` (this machine's cluster — other users of it notice);
-* ``redis``: Redis shut down and started again three seconds later;
+* ``postgres``: ``pg_ctlcluster <version> <--pg-cluster> restart`` — give the soak a cluster of its own
+  (``pg_createcluster 15 soak -p 5433 -- --auth-host=trust``) unless nothing else uses ``main``;
+* ``redis``: the Redis server on ``--redis-port`` shut down and started again three seconds later;
 * ``telegram``: a storm of 429 with ``retry_after``, 500s, and sendMessage calls hanging past the client's
   timeout (which then reach the chat anyway, as they can with Telegram).
 
@@ -36,6 +37,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +55,6 @@ from standin.ledger import Ledger, read_ledger
 from standin.processes import Worker, run_command, worker_env
 from standin.stack import TOKEN
 
-PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 QUESTIONS = [
     "не работает интернет с утра",
     "как оплатить картой?",
@@ -105,40 +105,36 @@ def cluster_version() -> str:
     return sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
 
 
-async def restart_postgres() -> None:
-    version = await asyncio.to_thread(cluster_version)
-    await asyncio.to_thread(
-        subprocess.run,
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        check=True,
-        capture_output=True,
-    )
+@dataclass(frozen=True)
+class Services:
+    """The PostgreSQL cluster and the Redis server the soak runs on — and restarts."""
+
+    pg_cluster: str
+    pg_port: int
+    redis_port: int
+
+    @property
+    def pg_admin(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.pg_port}/postgres"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    async def restart_postgres(self) -> None:
+        version = await asyncio.to_thread(cluster_version)
+        command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, self.pg_cluster, "restart"]
+        await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
+
+    async def restart_redis(self) -> None:
+        port = str(self.redis_port)
+        await asyncio.to_thread(subprocess.run, ["redis-cli", "-p", port, "shutdown", "nosave"], capture_output=True)
+        await asyncio.sleep(3)
+        command = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", port, "--save", ""]
+        await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
 
 
-async def restart_redis() -> None:
-    await asyncio.to_thread(subprocess.run, ["redis-cli", "-p", "6379", "shutdown", "nosave"], capture_output=True)
-    await asyncio.sleep(3)
-    await asyncio.to_thread(
-        subprocess.run,
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "6379",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        check=True,
-        capture_output=True,
-    )
-
-
-def fault_of(name: str, cluster: Cluster) -> Callable[[], Awaitable[int]]:
+def fault_of(name: str, cluster: Cluster, services: Services) -> Callable[[], Awaitable[int]]:
     """The fault ``name``; returns how many sendMessage calls it made hang (for the ambiguity count)."""
 
     async def kill() -> int:
@@ -149,11 +145,11 @@ def fault_of(name: str, cluster: Cluster) -> Callable[[], Awaitable[int]]:
         return 0
 
     async def postgres() -> int:
-        await restart_postgres()
+        await services.restart_postgres()
         return 0
 
     async def redis() -> int:
-        await restart_redis()
+        await services.restart_redis()
         return 0
 
     async def telegram() -> int:
@@ -231,7 +227,13 @@ def judge(ledger: Ledger, standin: BotApiStandIn, chats: list[int], accepted: in
 
 
 async def phase(
-    url: str, cluster: Cluster, first_chat: int, customers: int, messages: int, fault: str | None
+    url: str,
+    cluster: Cluster,
+    services: Services,
+    first_chat: int,
+    customers: int,
+    messages: int,
+    fault: str | None,
 ) -> dict[str, Any]:
     standin = cluster.standin
     chats = list(range(first_chat, first_chat + customers))
@@ -249,7 +251,7 @@ async def phase(
         nonlocal hung, struck_at
         await asyncio.sleep(cluster.rng.uniform(2.0, 6.0))
         struck_at = time.monotonic()
-        hung = await fault_of(fault, cluster)() if fault else 0
+        hung = await fault_of(fault, cluster, services)() if fault else 0
 
     started = time.monotonic()
     await asyncio.gather(*(customer(c) for c in chats), strike())
@@ -273,10 +275,15 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument("--faults", default="kill,postgres,redis,telegram")
     parser.add_argument("--scale", default="1,2,3", help="worker counts for the throughput runs ('' skips them)")
+    parser.add_argument("--pg-cluster", default="main", help="the PostgreSQL cluster to use and restart")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--redis-port", type=int, default=6379, help="the Redis server to use and restart")
     args = parser.parse_args()
+    services = Services(args.pg_cluster, args.pg_port, args.redis_port)
+    pg_admin = services.pg_admin
     name = f"frontline_soak_{uuid.uuid4().hex[:8]}"
-    await execute_autocommit(PG_ADMIN, f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    await execute_autocommit(pg_admin, f'CREATE DATABASE "{name}"')
+    url = pg_admin.rsplit("/", 1)[0] + f"/{name}"
     result: dict[str, Any] = {
         "workers": args.workers,
         "customers": args.customers,
@@ -296,7 +303,7 @@ async def main() -> None:
                     url,
                     var / "var",
                     standin.url,
-                    FRONTLINE_REDIS_URL=REDIS_URL,
+                    FRONTLINE_REDIS_URL=services.redis_url,
                     FRONTLINE_TELEGRAM_WEBHOOK_URL="https://desk.example/telegram/webhook",
                 )
                 await run_command(env, "demo", "load", "--without-history")
@@ -305,7 +312,7 @@ async def main() -> None:
                     cluster = Cluster(standin, env, var, count)
                     await cluster.start()
                     try:
-                        run = await phase(url, cluster, next_chat, args.customers, args.messages, None)
+                        run = await phase(url, cluster, services, next_chat, args.customers, args.messages, None)
                     finally:
                         await cluster.stop()
                     result["scale"][str(count)] = run
@@ -315,14 +322,14 @@ async def main() -> None:
                 try:
                     for fault in [f for f in args.faults.split(",") if f]:
                         result["faults"][fault] = await phase(
-                            url, cluster, next_chat, args.customers, args.messages, fault
+                            url, cluster, services, next_chat, args.customers, args.messages, fault
                         )
                         next_chat += args.customers
                 finally:
                     await cluster.stop()
         result["turn_ms_note"] = "turns_per_s from the database clock: first message stored to last handled"
     finally:
-        await execute_autocommit(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await execute_autocommit(pg_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(json.dumps(result))
 
 
