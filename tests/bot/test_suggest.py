@@ -15,9 +15,8 @@ from sqlalchemy import select
 from core.web.keys import SESSIONS
 from kb.keys import KNOWLEDGE_BASE
 from kb.models import Article, PickStatus, SuggestionPick
-from standin.botapi import BotApiStandIn
-from standin.stack import Stack, stack_settings, start_stack
-from tests.support.databases import empty_tables
+from standin.stack import Stack
+from tests.support.stacks import backend_url, running_stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -28,19 +27,8 @@ RIGHT_TITLE = "Как читать ежемесячный счёт"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
 async def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    db_url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
-    from core.db import create_engine
-
-    engine = create_engine(db_url)
-    await empty_tables(engine)
-    await engine.dispose()
-    async with BotApiStandIn() as standin:
-        settings = stack_settings(db_url, tmp_path_factory.mktemp("var"), standin)
-        running = await start_stack(settings, standin)
-        try:
-            yield running
-        finally:
-            await running.client.close()
+    async with running_stack(backend_url(request), tmp_path_factory.mktemp("var")) as running:
+        yield running
 
 
 async def test_an_unsure_question_gets_titles_a_pick_answers_and_is_recorded(desk: Stack) -> None:

@@ -15,13 +15,13 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from bot.keys import TELEGRAM
-from core.db import create_engine
 from core.models import Conversation, ConversationStatus, Direction, Message
 from core.web.keys import SESSIONS
 from handoff.models import Csat
-from standin.botapi import TELEGRAM_MAX_TEXT, BotApiStandIn
-from standin.stack import Stack, stack_settings, start_stack
-from tests.support.databases import BACKENDS, empty_tables
+from standin.botapi import TELEGRAM_MAX_TEXT
+from standin.stack import Stack
+from tests.support.databases import BACKENDS
+from tests.support.stacks import backend_url, running_stack
 from tests.support.staff import sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -34,17 +34,8 @@ def new_chat() -> int:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
 async def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    db_url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
-    engine = create_engine(db_url)
-    await empty_tables(engine)
-    await engine.dispose()
-    async with BotApiStandIn() as standin:
-        settings = stack_settings(db_url, tmp_path_factory.mktemp("var"), standin)
-        running = await start_stack(settings, standin)
-        try:
-            yield running
-        finally:
-            await running.client.close()
+    async with running_stack(backend_url(request), tmp_path_factory.mktemp("var")) as running:
+        yield running
 
 
 async def conversation_of(stack: Stack, chat_id: int) -> Conversation:

@@ -19,12 +19,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import create_app
-from core.db import create_engine
 from core.models import Conversation
 from core.web.keys import SESSIONS
 from standin.botapi import BotApiStandIn
 from standin.stack import Stack, stack_settings, start_stack
-from tests.support.databases import BACKENDS, empty_tables
+from tests.support.databases import BACKENDS
+from tests.support.stacks import backend_url, running_stack
 from tests.support.staff import sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -42,17 +42,8 @@ ADMIN_PAGES = ["/inbox/canned"]
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
 async def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    db_url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
-    engine = create_engine(db_url)
-    await empty_tables(engine)
-    await engine.dispose()
-    async with BotApiStandIn() as standin:
-        settings = stack_settings(db_url, tmp_path_factory.mktemp("var"), standin)
-        running = await start_stack(settings, standin)
-        try:
-            yield running
-        finally:
-            await running.client.close()
+    async with running_stack(backend_url(request), tmp_path_factory.mktemp("var")) as running:
+        yield running
 
 
 async def waiting_conversation(stack: Stack, text: str = "позовите оператора") -> tuple[int, int]:

@@ -15,9 +15,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from standin.botapi import BotApiStandIn
-from standin.stack import Stack, stack_settings, start_stack
-from tests.support.databases import empty_tables
+from standin.stack import Stack
+from tests.support.stacks import backend_url, running_stack
 from tests.support.staff import sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -29,19 +28,8 @@ LINK = re.compile(r"https?://\S+(/portal/enter/[A-Za-z0-9_-]+)")
     scope="module", loop_scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 async def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    db_url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
-    from core.db import create_engine
-
-    engine = create_engine(db_url)
-    await empty_tables(engine)
-    await engine.dispose()
-    async with BotApiStandIn() as standin:
-        settings = stack_settings(db_url, tmp_path_factory.mktemp("var"), standin)
-        running = await start_stack(settings, standin)
-        try:
-            yield running
-        finally:
-            await running.client.close()
+    async with running_stack(backend_url(request), tmp_path_factory.mktemp("var")) as running:
+        yield running
 
 
 async def open_ticket(desk: Stack, chat: int) -> str:

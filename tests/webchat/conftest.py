@@ -18,12 +18,11 @@ from sqlalchemy import func, select
 from bot.channels.web.keys import WEBCHAT
 from bot.channels.web.sites import identity_signature
 from bot.keys import DELIVERY
-from core.db import create_engine
 from core.models import DeliveryState, Direction, Message
 from core.web.keys import SESSIONS
-from standin.botapi import BotApiStandIn
-from standin.stack import Stack, stack_settings, start_stack
-from tests.support.databases import BACKENDS, empty_tables
+from standin.stack import Stack
+from tests.support.databases import BACKENDS
+from tests.support.stacks import backend_url, running_stack
 
 DEMO_SECRET = "demo-site-secret-change-me-0123456789"  # data/webchat.yml
 _cids = itertools.count(1)
@@ -160,14 +159,5 @@ class Chat:
 
 @pytest_asyncio.fixture(scope="package", loop_scope="package", params=BACKENDS)
 async def chat(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chat]:
-    db_url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
-    engine = create_engine(db_url)
-    await empty_tables(engine)
-    await engine.dispose()
-    async with BotApiStandIn() as standin:
-        settings = stack_settings(db_url, tmp_path_factory.mktemp("var"), standin)
-        running = await start_stack(settings, standin)
-        try:
-            yield Chat(running)
-        finally:
-            await running.client.close()
+    async with running_stack(backend_url(request), tmp_path_factory.mktemp("var")) as running:
+        yield Chat(running)
