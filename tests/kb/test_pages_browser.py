@@ -23,7 +23,16 @@ from kb.markdown import render_plain
 from kb.models import Article, ArticleRevision, Gap, GapStatus
 from standin.botapi import BotApiStandIn
 from standin.stack import TOKEN, Stack
-from tests.support.browser import DESKTOP, PHONE, ServerThread, chromium, page_settings, screenshot, sign_in
+from tests.support.browser import (
+    DESKTOP,
+    PHONE,
+    ServerThread,
+    chromium,
+    page_settings,
+    screenshot,
+    served_with_standin,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 _chats = itertools.count(7100)
@@ -59,29 +68,8 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = page_settings(tmp_path_factory.mktemp("editors"), telegram_token=TOKEN)
-    standins: list[BotApiStandIn] = []
-
-    async def start_standin(thread: ServerThread) -> None:
-        standin = BotApiStandIn()
-        await standin.start()
-        standins.append(standin)
-        thread.settings.telegram_api_url = standin.url
-
-    thread = ServerThread(settings, before_start=start_standin)
-    thread.start()
-    assert thread.ready.wait(timeout=300), "the app did not start"
-    if thread.error is not None:
-        raise thread.error
-    standin = standins[0]
-    try:
-        thread.run_coroutine(standin.wait_polling_started(timeout=30))
+    with served_with_standin(settings) as (thread, standin):
         yield Site(thread, standin)
-    finally:
-        if thread.runner is not None:
-            thread.run_coroutine(thread.runner.cleanup())
-            thread.runner = None
-        thread.run_coroutine(standin.stop())
-        thread.stop()
 
 
 @pytest.fixture(scope="module")

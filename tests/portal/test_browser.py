@@ -29,7 +29,7 @@ from kb.models import Article
 from portal.models import PortalLink
 from standin.botapi import BotApiStandIn
 from standin.stack import TOKEN, Stack
-from tests.support.browser import DESKTOP, PHONE, ServerThread, chromium, page_settings, screenshot
+from tests.support.browser import DESKTOP, PHONE, ServerThread, chromium, page_settings, screenshot, served_with_standin
 
 pytestmark = pytest.mark.browser
 _chats = itertools.count(9000)
@@ -98,30 +98,8 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("portal-pages")
     settings = page_settings(folder, telegram_token=TOKEN, telegram_bot_username=BOT)
-    standins: list[BotApiStandIn] = []
-
-    async def start_standin(thread: ServerThread) -> None:
-        standin = BotApiStandIn()
-        await standin.start()
-        standins.append(standin)
-        thread.settings.telegram_api_url = standin.url
-
-    thread = ServerThread(settings, before_start=start_standin)
-    thread.start()
-    assert thread.ready.wait(timeout=300), "the app did not start"
-    if thread.error is not None:
-        raise thread.error
-    standin = standins[0]
-    try:
-        thread.run_coroutine(standin.wait_polling_started(timeout=30))
+    with served_with_standin(settings) as (thread, standin):
         yield Site(thread, standin)
-    finally:
-        # The app (and its poller) first, then the stand-in it polls, then the loop.
-        if thread.runner is not None:
-            thread.run_coroutine(thread.runner.cleanup())
-            thread.runner = None
-        thread.run_coroutine(standin.stop())
-        thread.stop()
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from bot.demo import load_demo
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
 from core.settings import ROOT, Settings
+from standin.botapi import BotApiStandIn
 
 T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
@@ -156,3 +157,32 @@ def sign_in(page: Page, base_url: str, login: str, password: str) -> None:
     page.locator("#password").fill(password)
     page.locator("form[action='/login'] button[type=submit]").click()
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+@contextmanager
+def served_with_standin(settings: Settings) -> Iterator[tuple[ServerThread, BotApiStandIn]]:
+    """The app served in a thread with its Telegram channel polling a Bot API stand-in on the same loop."""
+    standins: list[BotApiStandIn] = []
+
+    async def start_standin(thread: ServerThread) -> None:
+        standin = BotApiStandIn()
+        await standin.start()
+        standins.append(standin)
+        thread.settings.telegram_api_url = standin.url
+
+    thread = ServerThread(settings, before_start=start_standin)
+    thread.start()
+    assert thread.ready.wait(timeout=300), "the app did not start"
+    if thread.error is not None:
+        raise thread.error
+    standin = standins[0]
+    try:
+        thread.run_coroutine(standin.wait_polling_started(timeout=30))
+        yield thread, standin
+    finally:
+        # The app (and its poller) first, then the stand-in it polls, then the loop.
+        if thread.runner is not None:
+            thread.run_coroutine(thread.runner.cleanup())
+            thread.runner = None
+        thread.run_coroutine(standin.stop())
+        thread.stop()
