@@ -226,20 +226,7 @@ class KnowledgeBase:
             entry = self._entries.get(hit.article_id)
             if entry is None:  # removed between the search and now
                 continue
-            hits.append(
-                ArticleHit(
-                    article_id=hit.article_id,
-                    slug=entry.slug,
-                    language=entry.language,
-                    title=entry.title,
-                    answer_markdown=entry.body,
-                    band=hit.band,
-                    score=float(hit.score),
-                    confidence=float(hit.confidence),
-                    dense=float(hit.dense),
-                    lexical=float(hit.lexical),
-                )
-            )
+            hits.append(_article_hit(hit, entry))
         if count_view and hits and hits[0].band is Band.ANSWER:
             self._spawn(self._bump(hits[0].article_id, Article.views, ArticleEventKind.SERVED))
         return hits
@@ -351,20 +338,7 @@ class KnowledgeBase:
                 if found is None:
                     continue
                 entry = found
-            hits.append(
-                ArticleHit(
-                    article_id=hit.article_id,
-                    slug=entry.slug,
-                    language=entry.language,
-                    title=entry.title,
-                    answer_markdown=entry.body,
-                    band=hit.band,
-                    score=float(hit.score),
-                    confidence=float(hit.confidence),
-                    dense=float(hit.dense),
-                    lexical=float(hit.lexical),
-                )
-            )
+            hits.append(_article_hit(hit, entry))
         return hits
 
     async def recalibrate(
@@ -588,3 +562,18 @@ async def ensure_vectors(
 
 def _entry(article: Article) -> _Entry:
     return _Entry(article.slug, article.language, article.title, article.body, article.version, article.category)
+
+
+def _article_hit(hit: Hit, entry: _Entry) -> ArticleHit:
+    return ArticleHit(
+        article_id=hit.article_id,
+        slug=entry.slug,
+        language=entry.language,
+        title=entry.title,
+        answer_markdown=entry.body,
+        band=hit.band,
+        score=float(hit.score),
+        confidence=float(hit.confidence),
+        dense=float(hit.dense),
+        lexical=float(hit.lexical),
+    )

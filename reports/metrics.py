@@ -523,19 +523,23 @@ class OpenTicket:
     assignee: str | None
 
 
+def _open_tickets() -> Any:
+    """The columns an :class:`OpenTicket` row is made of, with the assignee's name."""
+    return _tickets(
+        Ticket.id,
+        Ticket.subject,
+        Ticket.plan,
+        Ticket.priority,
+        Ticket.sla_state,
+        Ticket.resolution_due,
+        Operator.name,
+    ).outerjoin(Operator, Operator.id == Ticket.assignee_id)
+
+
 async def sla_watchlist(db: AsyncSession, f: Filters, state: SlaState, limit: int = 200) -> list[OpenTicket]:
     """Open tickets (any opening date) now at risk or breached, soonest due first."""
     stmt = (
-        _tickets(
-            Ticket.id,
-            Ticket.subject,
-            Ticket.plan,
-            Ticket.priority,
-            Ticket.sla_state,
-            Ticket.resolution_due,
-            Operator.name,
-        )
-        .outerjoin(Operator, Operator.id == Ticket.assignee_id)
+        _open_tickets()
         .where(
             *ticket_filter(None, f),
             Ticket.status.in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING]),
@@ -732,16 +736,7 @@ async def drill_tickets(
 ) -> list[OpenTicket]:
     """The tickets behind a channel × plan count, an SLA share (plan × priority × outcome) or a duration."""
     stmt = (
-        _tickets(
-            Ticket.id,
-            Ticket.subject,
-            Ticket.plan,
-            Ticket.priority,
-            Ticket.sla_state,
-            Ticket.resolution_due,
-            Operator.name,
-        )
-        .outerjoin(Operator, Operator.id == Ticket.assignee_id)
+        _open_tickets()
         .where(*ticket_filter(period, f), outcome_condition(outcome))
         .order_by(Ticket.id.desc())
         .limit(limit)
