@@ -93,10 +93,11 @@ async def cmd_db_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import DEMO_ACCOUNTS, load_demo, load_demo_history
+    from bot.demo import DEMO_ACCOUNTS, load_demo, load_demo_history, load_demo_inbox
 
     async def work(factory: Any) -> int:
         done = await load_demo(factory, settings)
+        done += await load_demo_inbox(factory, settings)
         if not args.without_history:
             done += await load_demo_history(factory, settings)
         for line in done or ["demo data already loaded"]:

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pydantic import RootModel
 from sqlalchemy import func, select
 
+from core.datafiles import Strict, read_yaml, validate
 from core.db import SessionFactory, transaction
 from core.errors import NotFound
 from core.events import InProcessBus
@@ -17,6 +19,8 @@ from core.models import Team
 from core.operators import add_operator, get_operator
 from core.settings import Settings
 from core.uow import UnitOfWork
+from handoff import canned, routing
+from handoff.models import CannedResponse
 from kb.articles import import_articles
 from kb.importer import parse_path
 from kb.models import Article
@@ -98,6 +102,47 @@ def _demo_articles(folder: Path) -> list[ArticleContent]:
 
 # Demo passages embedded once per process: the tests load the demo into a fresh database many times.
 _DEMO_VECTORS: dict[str, dict[str, FloatArray]] = {}
+
+
+DEMO_MEMBERS = (("operator", "first-line"), ("admin", "first-line"), ("admin", "second-line"))
+
+
+class _CannedText(Strict):
+    title: str
+    body: str
+
+
+class _Canned(Strict):
+    shortcut: str
+    ru: _CannedText
+    en: _CannedText
+
+
+class _CannedFile(RootModel[list[_Canned]]):
+    pass
+
+
+def _demo_canned(path: Path) -> list[_Canned]:
+    return validate(path, _CannedFile, read_yaml(path)).root
+
+
+async def load_demo_inbox(factory: SessionFactory, settings: Settings) -> list[str]:
+    """Team members and the canned responses of data/demo/canned.yml (``frontline demo load`` only: the inbox
+    tests start from an inbox without them)."""
+    rows = await asyncio.to_thread(_demo_canned, settings.data_dir / "demo" / "canned.yml")
+    done: list[str] = []
+    async with transaction(factory) as session:
+        for login, team in DEMO_MEMBERS:
+            operator = await get_operator(session, login)
+            await routing.add_member(session, team, operator.id)
+        if not await session.scalar(select(func.count()).select_from(CannedResponse)):
+            for row in rows:
+                for language, text in (("ru", row.ru), ("en", row.en)):
+                    await canned.save(
+                        session, shortcut=row.shortcut, language=language, title=text.title, body=text.body
+                    )
+            done.append(f"canned responses: {len(rows)} in ru and en")
+    return done
 
 
 async def load_demo_history(factory: SessionFactory, settings: Settings) -> list[str]:
