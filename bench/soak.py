@@ -163,21 +163,25 @@ def fault_of(name: str, cluster: Cluster, services: Services) -> Callable[[], Aw
     return {"kill": kill, "postgres": postgres, "redis": redis, "telegram": telegram}[name]
 
 
-async def settle(url: str, chats: list[int], expected: int, patience: float = 600) -> Ledger:
-    """Wait until every expected message is stored and handled and nothing is left to deliver."""
+async def settle(url: str, chats: list[int], expected: int, patience: float = 600) -> tuple[Ledger, bool]:
+    """Wait until every expected message is stored and handled and nothing is left to deliver.
+
+    Returns the ledger and whether it settled; an unsettled phase is reported as it stands, not hidden.
+    """
     deadline = time.monotonic() + patience
+    last: Ledger | None = None
     while True:
         engine = create_engine(url)  # a fresh pool: the database may have restarted under the old one
         try:
-            ledger = await read_ledger(session_factory(engine), chats)
+            last = await read_ledger(session_factory(engine), chats)
         except Exception:  # the database is still coming back after a restart
-            ledger = None
+            pass
         finally:
             await engine.dispose()
-        if ledger and len(ledger.inbound) >= expected and not ledger.unhandled and not ledger.pending:
-            return ledger
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not settled after {patience} s")
+        if last and len(last.inbound) >= expected and not last.unhandled and not last.pending:
+            return last, True
+        if time.monotonic() > deadline and last is not None:
+            return last, False
         await asyncio.sleep(1)
 
 
@@ -255,9 +259,11 @@ async def phase(
 
     started = time.monotonic()
     await asyncio.gather(*(customer(c) for c in chats), strike())
-    ledger = await settle(url, chats, customers * messages)
+    ledger, settled = await settle(url, chats, customers * messages)
     elapsed = time.monotonic() - started
     result = judge(ledger, standin, chats, customers * messages, hung)
+    result["settled"] = settled
+    result["still_pending_replies"] = len(ledger.pending)
     result["turns_per_s"] = await turn_rate(url, chats)
     result["elapsed_s"] = round(elapsed, 1)
     injected = [c.fault for c in standin.calls_to("sendMessage")[before_sends:] if c.fault]
@@ -316,6 +322,7 @@ async def main() -> None:
                     finally:
                         await cluster.stop()
                     result["scale"][str(count)] = run
+                    print(f"scale {count}: {json.dumps(run)}", file=sys.stderr, flush=True)
                     next_chat += args.customers
                 cluster = Cluster(standin, env, var, args.workers)
                 await cluster.start()
@@ -324,6 +331,7 @@ async def main() -> None:
                         result["faults"][fault] = await phase(
                             url, cluster, services, next_chat, args.customers, args.messages, fault
                         )
+                        print(f"{fault}: {json.dumps(result['faults'][fault])}", file=sys.stderr, flush=True)
                         next_chat += args.customers
                 finally:
                     await cluster.stop()

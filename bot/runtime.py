@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
@@ -17,6 +16,7 @@ from bot.channels.webhook import StoringRequestHandler
 from bot.engine.engine import ConversationEngine
 from bot.keys import CONVERSATION_ENGINE, DELIVERERS, TELEGRAM, TELEGRAM_WEBHOOK
 from core.models import Channel
+from core.periodic import PeriodicTask
 from core.web.keys import BUS, SESSIONS, SETTINGS, TEMPLATES
 from core.web.routes import Access, Routes
 from kb.keys import KNOWLEDGE_BASE
@@ -26,6 +26,8 @@ from tickets.keys import TICKET_DESK
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
+RECOVERY_INTERVAL = timedelta(seconds=15)
+RECOVERY_AGE = timedelta(seconds=30)  # younger unhandled messages are most likely in a live worker's turn
 
 
 def _account_categories(data_dir: Path) -> frozenset[str]:
@@ -51,12 +53,20 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         account_categories=_account_categories(settings.data_dir),
     )
     app[CONVERSATION_ENGINE] = engine
-    # Turns a dead worker left behind (stored, never answered) are taken now.
-    recovery = asyncio.create_task(engine.recover())
+    # Turns left behind — by a dead worker, or by a turn that failed while the database was away — are taken
+    # at start and then every RECOVERY_INTERVAL: a stored message never waits for the next restart.
+    started = False
+
+    async def recover() -> bool:
+        nonlocal started
+        handled = await engine.recover(older_than=RECOVERY_AGE if started else timedelta(0))
+        started = True
+        return handled > 0
+
+    recovery = PeriodicTask("turn-recovery", recover, RECOVERY_INTERVAL.total_seconds())
+    recovery.start()
     yield
-    recovery.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await recovery
+    await recovery.stop()
 
 
 def webhook_secret(token: str, configured: str | None) -> str:
