@@ -99,13 +99,6 @@ def current_operator(request: web.Request) -> Operator:
     return operator
 
 
-def current_customer(request: web.Request) -> dict[str, Any]:
-    claims = request.get(CUSTOMER_KEY)
-    if not isinstance(claims, dict):
-        raise Unauthorized("a valid visitor token is required")
-    return claims
-
-
 def portal_customer_id(request: web.Request) -> int:
     """For portal handlers: the id of the customer the session is bound to (the middleware guarantees one)."""
     customer_id = request.get(PORTAL_CUSTOMER_KEY)
