@@ -101,6 +101,9 @@ class ServerThread(threading.Thread):
             asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=60)
             self.loop.call_soon_threadsafe(self.loop.stop)
         self.join(timeout=10)
+        # A loop left open keeps its self-pipe sockets; their ResourceWarning would surface in a later test.
+        if not self.is_alive() and not self.loop.is_closed():
+            self.loop.close()
 
 
 def page_settings(folder: Path, **overrides: Any) -> Settings:
