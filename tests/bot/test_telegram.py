@@ -142,7 +142,7 @@ async def test_handoff_operator_reply_close_and_rating(stack: Stack) -> None:
     )
     assert reply.status == 201
     await stack.settle()
-    assert "Здравствуйте! Меня зовут Анна." in stack.sent(chat)
+    assert any(m.endswith("\nЗдравствуйте! Меня зовут Анна.") for m in stack.sent(chat)), "labelled with who wrote it"
 
     closed = await client.post(f"/api/inbox/conversations/{conversation.id}/close", headers=headers)
     assert closed.status == 200
