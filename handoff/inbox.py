@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import is_postgres
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Author, Conversation, ConversationStatus, Customer, Operator, Team, utcnow
+from core.models import Author, Conversation, ConversationStatus, Customer, Message, Operator, Team, utcnow
 from core.store import Button, add_outbound, get_conversation, set_status
 from core.templates import Templates
 from core.uow import UnitOfWork
@@ -210,8 +210,26 @@ async def return_to_bot(uow: UnitOfWork, conversation_id: int, operator: Operato
     await set_status(uow, conversation, ConversationStatus.BOT)
 
 
-async def close(uow: UnitOfWork, conversation_id: int, operator: Operator | None, templates: Templates) -> None:
-    """Close the conversation and ask the customer for a rating with in-channel buttons."""
+async def operator_answered(session: AsyncSession, conversation_id: int) -> bool:
+    """Whether an operator wrote to the customer in the conversation (internal notes do not count)."""
+    stmt = (
+        select(Message.id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.author == Author.OPERATOR,
+            Message.private.is_(False),
+        )
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def close(uow: UnitOfWork, conversation_id: int, operator: Operator | None, templates: Templates) -> bool:
+    """Close the conversation; True when the customer was asked for a rating with in-channel buttons.
+
+    Only a conversation a person answered is rated: a rating of help nobody gave would count against the team
+    and puzzle the customer.
+    """
     session = uow.session
     conversation = await get_conversation(session, conversation_id)
     if conversation.status is ConversationStatus.CLOSED:
@@ -221,6 +239,9 @@ async def close(uow: UnitOfWork, conversation_id: int, operator: Operator | None
     customer = await session.get(Customer, conversation.customer_id)
     if customer is None:
         raise NotFound("customer of the conversation is gone")
+    if not await operator_answered(session, conversation.id):
+        await set_status(uow, conversation, ConversationStatus.CLOSED)
+        return False
     nonce = secrets.token_hex(3)
     state = dict(conversation.dialog_state)
     state["csat"] = {"nonce": nonce, "asked_at": utcnow().isoformat()}
@@ -234,6 +255,7 @@ async def close(uow: UnitOfWork, conversation_id: int, operator: Operator | None
     ]
     await add_outbound(uow, conversation, templates.render("csat.question", customer.language), buttons=buttons)
     await set_status(uow, conversation, ConversationStatus.CLOSED)
+    return True
 
 
 async def list_conversations(

@@ -63,6 +63,7 @@ class ReplyIn(BaseModel):
 class Done(BaseModel):
     ok: bool = True
     message_id: int | None = None
+    csat_asked: bool | None = None  # closing: whether the customer was asked for a rating (only if a person answered)
 
 
 def _summary(conversation: Conversation, customer: Customer | None) -> ConversationSummary:
@@ -149,10 +150,12 @@ async def note(request: web.Request) -> web.Response:
 
 @routes.post("/conversations/{id}/close", access=Access.OPERATOR, response=Done)
 async def close(request: web.Request) -> web.Response:
-    """Close the conversation; the customer is asked for a rating with buttons in their channel."""
+    """Close the conversation; if an operator answered, the customer is asked for a rating in their channel."""
     async with unit_of_work(request) as uow:
-        await inbox.close(uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES])
-    return json_response(Done())
+        asked = await inbox.close(
+            uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES]
+        )
+    return json_response(Done(csat_asked=asked))
 
 
 @routes.post("/conversations/{id}/return", access=Access.OPERATOR, response=Done)

@@ -2,7 +2,9 @@
 
 This module produces values, not sentences: weekday and month names and the sentence shape come
 from ``data/templates/<language>/eta.yml`` (keys ``eta.weekdays``, ``eta.months``, ``eta.format``)
-and are passed in by the caller.
+and are passed in by the caller. Given the caller's ``now``, a due time on the customer's today or
+tomorrow is worded with ``eta.today`` / ``eta.tomorrow`` instead ("сегодня в 15:00 (МСК)"): a date
+the customer is living in reads like a stranger's calendar.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 __all__ = [
     "FORMAT_KEY",
     "MONTHS_KEY",
+    "TODAY_KEY",
+    "TOMORROW_KEY",
     "WEEKDAYS_KEY",
     "Eta",
     "Language",
     "eta_data",
     "eta_values",
     "format_eta",
+    "template_key",
 ]
 
 Language = Literal["ru", "en"]
@@ -30,6 +35,8 @@ Language = Literal["ru", "en"]
 WEEKDAYS_KEY = "eta.weekdays"
 MONTHS_KEY = "eta.months"
 FORMAT_KEY = "eta.format"
+TODAY_KEY = "eta.today"
+TOMORROW_KEY = "eta.tomorrow"
 
 # Zones whose customers know them by an abbreviation rather than an offset. Anything else is shown
 # as "UTC+3", which nobody misreads; most tz-database abbreviations are just "+05" anyway.
@@ -107,22 +114,41 @@ def eta_values(due: datetime, tz: str, language: Language, names: Mapping[str, o
     }
 
 
-def format_eta(due: datetime, tz: str, language: Language, names: Mapping[str, object]) -> str:
+def template_key(due: datetime, tz: str, now: datetime | None) -> str:
+    """``eta.today`` / ``eta.tomorrow`` when ``due`` falls on the customer's today / tomorrow, else ``eta.format``.
+
+    Without ``now`` the date is always spelled out.
+    """
+    if now is None:
+        return FORMAT_KEY
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be an aware datetime, got naive {now.isoformat()}")
+    zone = _zone(tz)
+    days = (due.astimezone(zone).date() - now.astimezone(zone).date()).days
+    return {0: TODAY_KEY, 1: TOMORROW_KEY}.get(days, FORMAT_KEY)
+
+
+def format_eta(
+    due: datetime, tz: str, language: Language, names: Mapping[str, object], now: datetime | None = None
+) -> str:
     """Fill the ``eta.format`` template from ``names`` with the ETA of ``due``.
 
     ``names`` is the flat template mapping of ``language``: ``eta.weekdays`` (7, Monday first),
     ``eta.months`` (12, January first) and ``eta.format`` with ``{{ weekday }}``, ``{{ day }}``,
-    ``{{ month }}``, ``{{ time }}``, ``{{ tz }}`` placeholders.
+    ``{{ month }}``, ``{{ time }}``, ``{{ tz }}`` placeholders. With ``now`` (the moment the customer
+    reads it), ``eta.today`` or ``eta.tomorrow`` is filled instead when ``due`` is on that day or the next
+    one on the customer's calendar.
     """
-    template = names.get(FORMAT_KEY)
-    if not isinstance(template, str):
-        raise ValueError(f"template key {FORMAT_KEY!r} must be a string")
     values = eta_values(due, tz, language, names)
+    key = template_key(due, tz, now)
+    template = names.get(key)
+    if not isinstance(template, str):
+        raise ValueError(f"template key {key!r} must be a string")
 
     def substitute(match: re.Match[str]) -> str:
         placeholder = match.group(1)
         if placeholder not in values:
-            raise ValueError(f"unknown placeholder {{{{ {placeholder} }}}} in {FORMAT_KEY!r}")
+            raise ValueError(f"unknown placeholder {{{{ {placeholder} }}}} in {key!r}")
         return values[placeholder]
 
     return _PLACEHOLDER.sub(substitute, template)

@@ -143,7 +143,7 @@ class TicketDesk:
                 customer.language,
                 title=incident.title if incident else "",
             ),
-            eta_text=self.notifier.customer_eta(eta_due, customer),
+            eta_text=self.notifier.customer_eta(eta_due, customer, now),
             resolution_due=ticket.resolution_due,
             id=ticket.id,
         )

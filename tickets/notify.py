@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.buttons import Action, ButtonPayload
-from core.models import Author, Conversation, Customer, Message
+from core.models import Author, Conversation, Customer, Message, utcnow
 from core.store import Button, add_outbound
 from core.templates import Templates
 from core.uow import UnitOfWork
-from sla.eta import FORMAT_KEY, MONTHS_KEY, WEEKDAYS_KEY, Language, format_eta
+from sla.eta import FORMAT_KEY, MONTHS_KEY, TODAY_KEY, TOMORROW_KEY, WEEKDAYS_KEY, Language, format_eta
 from tickets.models import Ticket, TicketConversation
 
 __all__ = ["PORTAL_LINK", "TICKET_CSAT", "Notifier", "latest_conversation"]
@@ -52,21 +52,29 @@ class Notifier:
     def language(self, language: str | None) -> Language:
         return cast(Language, self.templates.language(language))
 
-    def eta(self, due: datetime | None, language: str | None, timezone: str | None) -> str | None:
-        """``due`` as the customer reads it ("до пятницы, 28 ноября, 14:00 (МСК)"), None for no due time."""
+    def eta(
+        self, due: datetime | None, language: str | None, timezone: str | None, now: datetime | None = None
+    ) -> str | None:
+        """``due`` as the customer reads it ("до пятницы, 28 ноября, 14:00 (МСК)", "сегодня в 15:00 (МСК)").
+
+        ``now`` (default: the current time) decides "today" / "tomorrow" on the customer's calendar. None for no
+        due time.
+        """
         if due is None:
             return None
         lang = self.language(language)
-        names = {key: self.templates.raw(key, lang) for key in (WEEKDAYS_KEY, MONTHS_KEY, FORMAT_KEY)}
+        keys = (WEEKDAYS_KEY, MONTHS_KEY, FORMAT_KEY, TODAY_KEY, TOMORROW_KEY)
+        names = {key: self.templates.raw(key, lang) for key in keys}
+        moment = now or utcnow()
         try:
-            return format_eta(due, timezone or self.default_timezone, lang, names)
+            return format_eta(due, timezone or self.default_timezone, lang, names, now=moment)
         except ValueError:
             # A customer record with a zone tzdata does not know must not stop a notification.
             log.warning("unknown customer timezone", extra={"timezone": timezone})
-            return format_eta(due, _FALLBACK_ZONE, lang, names)
+            return format_eta(due, _FALLBACK_ZONE, lang, names, now=moment)
 
-    def customer_eta(self, due: datetime | None, customer: Customer) -> str | None:
-        return self.eta(due, customer.language, customer.timezone)
+    def customer_eta(self, due: datetime | None, customer: Customer, now: datetime | None = None) -> str | None:
+        return self.eta(due, customer.language, customer.timezone, now)
 
     def render(self, key: str, language: str | None, **params: Any) -> str:
         return self.templates.render(key, self.language(language), **params)

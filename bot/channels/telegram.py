@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -28,14 +30,22 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.types import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MessageEntity,
+    Update,
+)
 from aiogram.types import Message as TgMessage
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from bot.engine.engine import ConversationEngine
 from core.db import transaction
 from core.errors import FrontlineError
-from core.models import Message, RejectedUpdate
+from core.models import Author, Conversation, Message, Operator, RejectedUpdate
 from core.outbox import PermanentDeliveryError, TransientDeliveryError
 from core.security import MAX_ID, storable, storable_text
 from core.store import InboundMessage
@@ -47,6 +57,15 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 COMMANDS = ("start", "help", "tickets", "operator", "cancel", "menu")  # the order Telegram's menu shows them
 MAX_FEED_ATTEMPTS = 3
 MAX_REJECTED_PAYLOAD = 64_000
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One Telegram message of a reply: HTML, or plain text with its formatting as entities."""
+
+    text: str
+    parse_mode: str | None = None
+    entities: list[MessageEntity] = field(default_factory=list)
 
 
 class RejectedUpdateError(Exception):
@@ -309,7 +328,7 @@ class TelegramChannel:
         give-up. A group that became a supergroup gets the rest of the reply — every remaining part, with the
         buttons — at its new id, and that send's errors are classified the same way."""
         markup = _keyboard(message)
-        parts = _render(message)
+        parts = _render(message, await self.operator_label(message))
         sent_ids: list[str] = []
         chat_id = int(message.chat_id)
         for _hop in range(2):  # at most one migration
@@ -329,18 +348,40 @@ class TelegramChannel:
                 raise PermanentDeliveryError(f"telegram rejected the message: {exc}") from exc
         raise PermanentDeliveryError("the chat moved more than once while sending")
 
+    async def operator_label(self, message: Message) -> str | None:
+        """ "Анна, оператор:" over an operator's reply, in the conversation's language; None for the bot's messages.
+
+        A Telegram chat shows every message as the bot's: without it the customer cannot tell a person wrote.
+        """
+        if message.author is not Author.OPERATOR:
+            return None
+        async with self.engine.sessions() as session:
+            language = await session.scalar(
+                select(Conversation.language).where(Conversation.id == message.conversation_id)
+            )
+            name = (
+                await session.scalar(select(Operator.name).where(Operator.id == message.operator_id))
+                if message.operator_id is not None
+                else None
+            )
+        name = (name or "").strip()
+        if name:
+            return self.engine.templates.render("handoff.operator_label", language, name=name)
+        return self.engine.templates.render("handoff.operator_label_unnamed", language)
+
     async def _send_parts(
         self,
         chat_id: int,
-        parts: list[tuple[str, str | None]],
+        parts: list[Part],
         markup: InlineKeyboardMarkup | None,
         sent_ids: list[str],
     ) -> None:
-        for index, (text, parse_mode) in enumerate(parts):
+        for index, part in enumerate(parts):
             sent = await self.bot.send_message(
                 chat_id=chat_id,
-                text=text,
-                parse_mode=parse_mode,
+                text=part.text,
+                parse_mode=part.parse_mode,
+                entities=part.entities or None,
                 reply_markup=markup if index == len(parts) - 1 else None,
             )
             sent_ids.append(str(sent.message_id))
@@ -353,13 +394,29 @@ def _keyboard(message: Message) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def _render(message: Message) -> list[tuple[str, str | None]]:
-    """The text as Telegram parts: Markdown replies become Telegram HTML; long texts are split."""
+def _utf16_length(text: str) -> int:
+    """Telegram measures entity offsets and lengths in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _render(message: Message, label: str | None = None) -> list[Part]:
+    """The text as Telegram parts: Markdown replies become Telegram HTML; long texts are split.
+
+    ``label`` (who wrote an operator's reply) opens the first part, in bold, on a line of its own.
+    """
     if message.meta.get("format") == "markdown":
         html = render_for_channel(message.text, "telegram")
+        if label:
+            html = f"<b>{escape(label)}</b>\n{html}"
         if len(html) <= TELEGRAM_LIMIT:
-            return [(html, "HTML")]
-    return [(chunk, None) for chunk in _split(message.text, TELEGRAM_LIMIT)]
+            return [Part(html, "HTML")]
+    prefix = f"{label}\n" if label else ""
+    chunks = _split(message.text, TELEGRAM_LIMIT - len(prefix))
+    parts = [Part(chunk) for chunk in chunks]
+    if label:
+        bold = MessageEntity(type="bold", offset=0, length=_utf16_length(label))
+        parts[0] = Part(prefix + chunks[0], entities=[bold])
+    return parts
 
 
 def _split(text: str, limit: int) -> list[str]:

@@ -142,7 +142,7 @@ async def test_handoff_operator_reply_close_and_rating(stack: Stack) -> None:
     )
     assert reply.status == 201
     await stack.settle()
-    assert "Здравствуйте! Меня зовут Анна." in stack.sent(chat)
+    assert any(m.endswith("\nЗдравствуйте! Меня зовут Анна.") for m in stack.sent(chat)), "labelled with who wrote it"
 
     closed = await client.post(f"/api/inbox/conversations/{conversation.id}/close", headers=headers)
     assert closed.status == 200
@@ -239,10 +239,13 @@ async def test_a_reply_longer_than_a_telegram_message_arrives_whole_in_ordered_p
     parts = stack.sent(chat)[before:]
     assert len(parts) >= 3, [len(p) for p in parts]
     assert all(0 < len(part) <= TELEGRAM_MAX_TEXT for part in parts), [len(p) for p in parts]
-    assert parts[0].startswith(f"Ответ по заявке {number}:")
+    label = "Оператор первой линии, оператор:\n"  # the demo operator's name: a person wrote it
+    assert parts[0].startswith(f"{label}Ответ по заявке {number}:")
     # Parts are cut at a line end where there is one (whitespace at a cut is dropped), mid-word where there is not.
     assert all(part.endswith(".") or part.endswith("Я" * 100) for part in parts[:-1]), [p[-20:] for p in parts]
-    assert "".join("".join(parts).split()) == "".join(f"Ответ по заявке {number}:\n{text}".split()), "all, in order"
+    assert "".join("".join(parts).split()) == "".join(f"{label}Ответ по заявке {number}:\n{text}".split()), (
+        "all, in order"
+    )
 
 
 async def test_forged_and_stale_buttons_get_a_polite_answer(stack: Stack) -> None:

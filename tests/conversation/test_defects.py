@@ -10,12 +10,15 @@ import itertools
 import re
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from datetime import time as clock_time
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from core.models import Conversation, ConversationStatus
+from core.models import Conversation, ConversationStatus, Operator, utcnow
 from core.web.keys import SESSIONS
 from handoff.models import Csat
 from kb.models import Gap
@@ -23,6 +26,7 @@ from standin.stack import Stack
 from tests.support.databases import BACKENDS
 from tests.support.stacks import backend_url, running_stack
 from tests.support.staff import sign_in
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 _chats = itertools.count(5000)
@@ -47,6 +51,15 @@ async def status_of(stack: Stack, chat: int) -> ConversationStatus:
             )
         ).scalar_one()
         return conversation.status
+
+
+async def conversation_id_of(stack: Stack, chat: int) -> int:
+    async with stack.app[SESSIONS]() as session:
+        found = await session.scalar(
+            select(Conversation.id).where(Conversation.chat_id == str(chat)).order_by(Conversation.id.desc()).limit(1)
+        )
+    assert found is not None
+    return int(found)
 
 
 async def open_ticket(stack: Stack, chat: int, text: str, language: str = "ru") -> str:
@@ -417,6 +430,93 @@ async def test_tone_the_same_problem_twice_is_one_ticket_and_a_word(stack: Stack
     assert f"уже есть — {number}" in second, second
     listed = joined(await stack.say(chat, "/tickets"))
     assert len(set(TICKET.findall(listed))) == 1, listed
+
+
+async def test_tone_operator_messages_labelled_as_coming_from_a_person(stack: Stack) -> None:
+    for language, name, asks, label in (
+        ("ru", "Анна", "позовите живого оператора пожалуйста", "Анна, оператор:"),
+        ("en", "Anna", "connect me to a human operator please", "Anna, operator:"),
+    ):
+        chat = next(_chats)
+        await stack.say(chat, asks, language)
+        async with stack.app[SESSIONS]() as session, session.begin():
+            operator = (await session.execute(select(Operator).where(Operator.login == "operator"))).scalar_one()
+            operator.name = name
+        conversation = await conversation_id_of(stack, chat)
+        headers = {"X-CSRF-Token": await sign_in(stack.client, "operator")}
+        base = f"/api/inbox/conversations/{conversation}"
+        assert (await stack.client.post(f"{base}/take", headers=headers)).status == 200
+        await stack.settle()
+        before = len(stack.sent(chat))
+        reply = await stack.client.post(
+            f"{base}/reply", json={"text": "Посмотрю вашу линию <b>сейчас</b>."}, headers=headers
+        )
+        assert reply.status == 201
+        await stack.settle()
+        delivered = stack.sent(chat)[before:]
+        assert delivered == [f"{label}\nПосмотрю вашу линию <b>сейчас</b>."], delivered
+        call = [c for c in stack.standin.calls_to("sendMessage") if c.ok and c.params.get("chat_id") == chat][-1]
+        assert call.params.get("entities") == [{"type": "bold", "offset": 0, "length": len(label)}], call.params
+        assert "parse_mode" not in call.params, "the operator's text is sent as typed, not as HTML"
+
+
+async def test_tone_today_and_tomorrow_not_the_date_said_on_that_monday(stack: Stack) -> None:
+    msk = ZoneInfo("Europe/Moscow")
+    local_now = utcnow().astimezone(msk)
+    today_late = datetime.combine(local_now.date(), clock_time(23, 59), msk)
+    tomorrow = datetime.combine(local_now.date() + timedelta(days=1), clock_time(15, 0), msk)
+    later = datetime.combine(local_now.date() + timedelta(days=3), clock_time(15, 0), msk)
+    weekdays_ru = ["понедельника", "вторника", "среды", "четверга", "пятницы", "субботы", "воскресенья"]
+    for language, due, expected in (
+        ("ru", today_late, "Срок: сегодня в 23:59 (МСК)."),
+        ("ru", tomorrow, "Срок: завтра в 15:00 (МСК)."),
+        ("en", today_late, "Due: today at 23:59 MSK."),
+        ("en", tomorrow, "Due: tomorrow at 15:00 MSK."),
+        ("ru", later, f"Срок: до {weekdays_ru[later.weekday()]}, {later.day} "),
+    ):
+        chat = next(_chats)
+        number = await open_ticket(stack, chat, "у меня уже второй день не показывает телевизор, нет сигнала", language)
+        async with stack.app[SESSIONS]() as session, session.begin():
+            ticket = await session.get_one(Ticket, int(number.removeprefix("T-")))
+            ticket.resolution_due = due
+        status = joined(
+            await stack.say(chat, f"статус заявки {number}" if language == "ru" else f"status of {number}", language)
+        )
+        assert expected in status, status
+
+
+async def test_tone_a_conversation_no_human_answered_is_not_rated(stack: Stack) -> None:
+    chat = next(_chats)
+    await stack.say(chat, "позовите живого оператора пожалуйста")
+    conversation = await conversation_id_of(stack, chat)
+    headers = {"X-CSRF-Token": await sign_in(stack.client, "operator")}
+    base = f"/api/inbox/conversations/{conversation}"
+    assert (await stack.client.post(f"{base}/take", headers=headers)).status == 200
+    note = await stack.client.post(f"{base}/note", json={"text": "клиент не отвечает"}, headers=headers)
+    assert note.status == 201
+    before = len(stack.sent(chat))
+    closed = await stack.client.post(f"{base}/close", headers=headers)
+    assert closed.status == 200
+    assert (await closed.json())["csat_asked"] is False
+    await stack.settle()
+    assert not any("Оцените" in m for m in stack.sent(chat)[before:]), stack.sent(chat)[before:]
+    typed = joined(await stack.say(chat, "5"))
+    assert "Спасибо за оценку" not in typed, typed
+    async with stack.app[SESSIONS]() as session:
+        rated = await session.scalar(select(func.count()).select_from(Csat).where(Csat.conversation_id == conversation))
+    assert rated == 0
+
+    # The same close after a person answered asks for the rating.
+    chat = next(_chats)
+    await stack.say(chat, "позовите живого оператора пожалуйста")
+    conversation = await conversation_id_of(stack, chat)
+    base = f"/api/inbox/conversations/{conversation}"
+    assert (await stack.client.post(f"{base}/take", headers=headers)).status == 200
+    assert (await stack.client.post(f"{base}/reply", json={"text": "Готово."}, headers=headers)).status == 201
+    closed = await stack.client.post(f"{base}/close", headers=headers)
+    assert (await closed.json())["csat_asked"] is True
+    await stack.settle()
+    assert any("Оцените" in m for m in stack.sent(chat)), stack.sent(chat)
 
 
 # --- bad input ----------------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ pytestmark = pytest.mark.browser
 _chats = itertools.count(52000)
 PASSWORDS = {"operator": "frontline-operator", "admin": "frontline-admin", "editor": "frontline-editor"}
 
+LABEL = "Оператор первой линии, оператор:"  # how Telegram shows who wrote a reply (the demo operator)
+
 
 class Site:
     """The served app, its Telegram stand-in, and the customer's side of the chat (run on the app's loop)."""
@@ -141,7 +143,7 @@ def test_a_waiting_chat_appears_live_is_taken_and_the_reply_reaches_telegram(sit
     page.locator("#reply-text").fill("Здравствуйте! Сейчас посмотрю, что с вашим подключением.")
     page.get_by_role("button", name="Отправить").click()
     expect(page.locator("ol.messages")).to_contain_text("Сейчас посмотрю")
-    assert "Здравствуйте! Сейчас посмотрю, что с вашим подключением." in site.sent(chat)
+    assert f"{LABEL}\nЗдравствуйте! Сейчас посмотрю, что с вашим подключением." in site.sent(chat)
     expect(page.locator("#reply-text")).to_have_value("")
 
     # The customer answers: it appears in the open conversation without a reload.
@@ -221,7 +223,7 @@ def test_a_draft_survives_a_reload_and_an_expired_session(site: Site, browser: B
     expect(page.locator("#reply-text")).to_have_value("Черновик, который нельзя потерять")
     page.get_by_role("button", name="Отправить").click()
     expect(page.locator("#reply-text")).to_have_value("")
-    assert "Черновик, который нельзя потерять" in site.sent(chat)
+    assert f"{LABEL}\nЧерновик, который нельзя потерять" in site.sent(chat)
 
     # A 10 MB paste is refused with a clear message, and nothing is lost or sent.
     page.locator("#reply-text").evaluate("el => { el.value = 'x'.repeat(10 * 1024 * 1024); }")
@@ -259,6 +261,10 @@ def test_return_to_bot_and_close_with_a_rating_on_the_customer_card(site: Site, 
     page.goto(f"{site.url}/inbox/conversations/{conversation_id}")
     page.get_by_role("button", name="Взять").click()
     expect(page.locator(".thread-state .state")).to_have_text("Разговор у вас.")
+    # Only a conversation a person answered is rated.
+    page.locator("#reply-text").fill("Проверил линию, всё работает.")
+    page.get_by_role("button", name="Отправить").click()
+    expect(page.locator("ol.messages")).to_contain_text("Проверил линию")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Закрыть").click()
     expect(page.locator(".thread-state .state")).to_have_text("Разговор закрыт.")
@@ -370,5 +376,5 @@ def test_canned_responses_are_managed_by_admins_and_filled_in_for_the_customer(s
     expect(page.locator("#reply-text")).to_have_value("Здравствуйте, Ivan! Меня зовут Оператор первой линии.")
     page.get_by_role("button", name="Отправить").click()
     expect(page.locator("#reply-text")).to_have_value("")
-    assert "Здравствуйте, Ivan! Меня зовут Оператор первой линии." in site.sent(chat)
+    assert f"{LABEL}\nЗдравствуйте, Ivan! Меня зовут Оператор первой линии." in site.sent(chat)
     page.context.close()

@@ -82,3 +82,34 @@ def test_bad_input_is_refused() -> None:
         format_eta(FRIDAY_2PM, "Europe/Moscow", "en", {**table, FORMAT_KEY: "by {{ year }}"})
     with pytest.raises(ValueError, match=r"eta\.format"):
         format_eta(FRIDAY_2PM, "Europe/Moscow", "en", {k: v for k, v in table.items() if k != FORMAT_KEY})
+
+
+def test_today_and_tomorrow_on_the_customers_calendar() -> None:
+    # The Monday of issue 19: a due time on that Monday is "today", not "в понедельник, 7 декабря".
+    monday_10am = datetime(2026, 12, 7, 10, 0, tzinfo=MSK)
+    today = datetime(2026, 12, 7, 15, 0, tzinfo=MSK)
+    tomorrow = datetime(2026, 12, 8, 9, 30, tzinfo=MSK)
+    later = datetime(2026, 12, 9, 9, 30, tzinfo=MSK)
+    assert format_eta(today, "Europe/Moscow", "ru", names("ru"), now=monday_10am) == "сегодня в 15:00 (МСК)"
+    assert format_eta(today, "Europe/Moscow", "en", names("en"), now=monday_10am) == "today at 15:00 MSK"
+    assert format_eta(tomorrow, "Europe/Moscow", "ru", names("ru"), now=monday_10am) == "завтра в 09:30 (МСК)"
+    assert format_eta(tomorrow, "Europe/Moscow", "en", names("en"), now=monday_10am) == "tomorrow at 09:30 MSK"
+    assert format_eta(later, "Europe/Moscow", "ru", names("ru"), now=monday_10am) == "до среды, 9 декабря, 09:30 (МСК)"
+    assert (
+        format_eta(later, "Europe/Moscow", "en", names("en"), now=monday_10am) == "by Wednesday, 9 December, 09:30 MSK"
+    )
+
+
+def test_today_is_the_customers_day_not_the_servers() -> None:
+    # 18:00 UTC on Monday is 21:00 in Moscow but already Tuesday 04:00 in Vladivostok.
+    now = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
+    due = datetime(2026, 12, 8, 5, 0, tzinfo=UTC)  # Tuesday 15:00 in Vladivostok, Tuesday 08:00 in Moscow
+    assert format_eta(due, "Asia/Vladivostok", "ru", names("ru"), now=now) == "сегодня в 15:00 (UTC+10)"
+    assert format_eta(due, "Europe/Moscow", "ru", names("ru"), now=now) == "завтра в 08:00 (МСК)"
+
+
+def test_without_now_the_date_is_spelled_out_and_a_naive_now_is_refused() -> None:
+    due = datetime(2026, 12, 7, 15, 0, tzinfo=MSK)
+    assert format_eta(due, "Europe/Moscow", "en", names("en")) == "by Monday, 7 December, 15:00 MSK"
+    with pytest.raises(ValueError, match="aware"):
+        format_eta(due, "Europe/Moscow", "en", names("en"), now=datetime(2026, 12, 7, 10, 0))
