@@ -43,7 +43,7 @@ class DemoAccount:
 DEMO_ACCOUNTS = (
     DemoAccount("admin", "frontline-admin", "admin", "Администратор"),
     DemoAccount("editor", "frontline-editor", "editor", "Редактор базы знаний"),
-    DemoAccount("operator", "frontline-operator", "operator", "Оператор первой линии"),
+    DemoAccount("operator", "frontline-operator", "operator", "Анна Смирнова"),
     DemoAccount("manager", "frontline-manager", "manager", "Руководитель поддержки"),
 )
 

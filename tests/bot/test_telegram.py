@@ -239,7 +239,7 @@ async def test_a_reply_longer_than_a_telegram_message_arrives_whole_in_ordered_p
     parts = stack.sent(chat)[before:]
     assert len(parts) >= 3, [len(p) for p in parts]
     assert all(0 < len(part) <= TELEGRAM_MAX_TEXT for part in parts), [len(p) for p in parts]
-    label = "Оператор первой линии, оператор:\n"  # the demo operator's name: a person wrote it
+    label = "Анна Смирнова, оператор:\n"  # the demo operator's name: a person wrote it
     assert parts[0].startswith(f"{label}Ответ по заявке {number}:")
     # Parts are cut at a line end where there is one (whitespace at a cut is dropped), mid-word where there is not.
     assert all(part.endswith(".") or part.endswith("Я" * 100) for part in parts[:-1]), [p[-20:] for p in parts]

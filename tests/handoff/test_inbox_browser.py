@@ -38,7 +38,7 @@ pytestmark = pytest.mark.browser
 _chats = itertools.count(52000)
 PASSWORDS = {"operator": "frontline-operator", "admin": "frontline-admin", "editor": "frontline-editor"}
 
-LABEL = "Оператор первой линии, оператор:"  # how Telegram shows who wrote a reply (the demo operator)
+LABEL = "Анна Смирнова, оператор:"  # how Telegram shows who wrote a reply (the demo operator)
 
 
 class Site:
@@ -184,7 +184,7 @@ def test_two_operators_claim_at_once_and_exactly_one_wins(site: Site, browser: B
         (first, second) if "у вас" in first.locator(".thread-state .state").inner_text() else (second, first)
     )
     expect(winner.locator(".thread-state .state")).to_have_text("Разговор у вас.")
-    name = "Оператор первой линии" if winner is first else "Администратор"
+    name = "Анна Смирнова" if winner is first else "Администратор"
     expect(loser.locator(".thread-state .state")).to_contain_text(name)
     expect(loser.get_by_role("button", name="Взять")).to_have_count(0)
     # A live tab loses the button as soon as someone else takes the conversation; a tab that is cut off
@@ -196,7 +196,7 @@ def test_two_operators_claim_at_once_and_exactly_one_wins(site: Site, browser: B
     first.get_by_role("button", name="Взять").click()
     expect(first.locator(".thread-state .state")).to_have_text("Разговор у вас.")
     second.get_by_role("button", name="Взять").click()
-    expect(second.get_by_role("alert")).to_contain_text("Этот разговор уже взял(а) Оператор первой линии")
+    expect(second.get_by_role("alert")).to_contain_text("Этот разговор уже взял(а) Анна Смирнова")
     first.context.close()
     second.context.close()
 
@@ -373,8 +373,8 @@ def test_canned_responses_are_managed_by_admins_and_filled_in_for_the_customer(s
     expect(page.locator(".thread-state .state")).to_have_text("Разговор у вас.")
     page.locator("#canned-search").fill("/hel")
     page.get_by_role("button", name=re.compile("hello — Приветствие")).click()
-    expect(page.locator("#reply-text")).to_have_value("Здравствуйте, Ivan! Меня зовут Оператор первой линии.")
+    expect(page.locator("#reply-text")).to_have_value("Здравствуйте, Ivan! Меня зовут Анна Смирнова.")
     page.get_by_role("button", name="Отправить").click()
     expect(page.locator("#reply-text")).to_have_value("")
-    assert f"{LABEL}\nЗдравствуйте, Ivan! Меня зовут Оператор первой линии." in site.sent(chat)
+    assert f"{LABEL}\nЗдравствуйте, Ivan! Меня зовут Анна Смирнова." in site.sent(chat)
     page.context.close()
