@@ -145,10 +145,11 @@ class Chat:
             return list((await session.execute(select(Message).where(*where).order_by(Message.id))).scalars())
 
     async def delivered(self, conversation_id: int, timeout: float = 30.0) -> dict[int, DeliveryState]:
-        """The replies' states once none is pending any more (the outbox records an ack after it arrives)."""
+        """The replies' states once none is pending or being sent any more (an ack is recorded after it arrives)."""
+        in_flight = {DeliveryState.PENDING, DeliveryState.SENDING}
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
-                while DeliveryState.PENDING in (await self.states(conversation_id)).values():
+                while in_flight & set((await self.states(conversation_id)).values()):
                     await asyncio.sleep(0.05)
         return await self.states(conversation_id)
 
