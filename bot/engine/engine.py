@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.engine import answer, csat, handoff, intake, portal, status
+from bot.engine import answer, csat, handoff, intake, link, portal, status
 from bot.engine.commands import Command, menu, parse_command, ticket_in_payload
 from bot.engine.ports import Desk, Knowledge, Parser
 from bot.engine.state import DialogState
@@ -262,6 +262,13 @@ class ConversationEngine:
         if command is not None:
             await self._command(turn, command)
             return
+        code = link.normalise_code(turn.text, bare=True)
+        if code is not None:  # "KQ7M-3XPA" alone: a link code from the other chat
+            await link.redeem(turn, code)
+            return
+        if turn.state.flow is None and self.words.mentions(turn.text, self.words.link_request):
+            await link.issue(turn, self.settings)
+            return
         typed = await typed_button(turn, self.words)
         if typed is not None:
             await self._button(turn, typed)
@@ -295,7 +302,12 @@ class ConversationEngine:
             await handoff.to_human(turn, self.sla, self.templates)
         elif name == "tickets":
             await status.ticket_status(turn, self.desk)
+        elif name == "link":
+            await self._link(turn, command.payload)
         elif name == "start":
+            if command.payload.startswith(link.DEEP_LINK_PREFIX):
+                await self._link(turn, command.payload)
+                return
             number = ticket_in_payload(command.payload)
             if number is not None:
                 await status.ticket_status(turn, self.desk, number=number)
@@ -308,6 +320,17 @@ class ConversationEngine:
             menu(turn, "bot.help")
         else:
             menu(turn, "bot.unknown_command")
+
+    async def _link(self, turn: Turn, payload: str) -> None:
+        """/link asks for a code; /link CODE (or the deep link /start link_CODE) spends one."""
+        if not payload:
+            await link.issue(turn, self.settings)
+            return
+        code = link.normalise_code(payload)
+        if code is None:
+            turn.say("link.unknown")
+            return
+        await link.redeem(turn, code)
 
     async def _cancel(self, turn: Turn) -> None:
         """ "Отмена", "стоп", /cancel: leave whatever is running and say what was dropped."""
