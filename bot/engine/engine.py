@@ -247,6 +247,8 @@ class ConversationEngine:
     # --- deciding -----------------------------------------------------------------------------------
 
     async def _turn(self, turn: Turn) -> None:
+        if await self._linking(turn):
+            return
         if await portal.portal_link(turn, self.settings):
             return
         payload = turn.message.meta.get("payload")
@@ -261,13 +263,6 @@ class ConversationEngine:
         command = parse_command(turn.text)
         if command is not None:
             await self._command(turn, command)
-            return
-        code = link.normalise_code(turn.text, bare=True)
-        if code is not None:  # "KQ7M-3XPA" alone: a link code from the other chat
-            await link.redeem(turn, code)
-            return
-        if turn.state.flow is None and self.words.mentions(turn.text, self.words.link_request):
-            await link.issue(turn, self.settings)
             return
         typed = await typed_button(turn, self.words)
         if typed is not None:
@@ -302,12 +297,7 @@ class ConversationEngine:
             await handoff.to_human(turn, self.sla, self.templates)
         elif name == "tickets":
             await status.ticket_status(turn, self.desk)
-        elif name == "link":
-            await self._link(turn, command.payload)
         elif name == "start":
-            if command.payload.startswith(link.DEEP_LINK_PREFIX):
-                await self._link(turn, command.payload)
-                return
             number = ticket_in_payload(command.payload)
             if number is not None:
                 await status.ticket_status(turn, self.desk, number=number)
@@ -320,6 +310,27 @@ class ConversationEngine:
             menu(turn, "bot.help")
         else:
             menu(turn, "bot.unknown_command")
+
+    async def _linking(self, turn: Turn) -> bool:
+        """Link codes come first: "/start link_…" or "link my telegram" must not read as the portal link request."""
+        if "payload" in turn.message.meta or not turn.text:
+            return False
+        command = parse_command(turn.text)
+        code = link.normalise_code(turn.text, bare=True) if command is None else None
+        if command is not None and (
+            command.name == "link" or (command.name == "start" and command.payload.startswith(link.DEEP_LINK_PREFIX))
+        ):
+            turn.language = turn.conversation.language  # a command or a code says nothing about the language
+            await self._link(turn, command.payload)
+            return True
+        if code is not None:  # "KQ7M-3XPA" alone: a link code from the other chat
+            turn.language = turn.conversation.language
+            await link.redeem(turn, code)
+            return True
+        if command is None and turn.state.flow is None and self.words.mentions(turn.text, self.words.link_request):
+            await link.issue(turn, self.settings)
+            return True
+        return False
 
     async def _link(self, turn: Turn, payload: str) -> None:
         """/link asks for a code; /link CODE (or the deep link /start link_CODE) spends one."""
