@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     inbox_away_after: int = Field(
         default=600, gt=0, description="An online operator not seen in the inbox for this many seconds counts as away"
     )
+    link_code_ttl: int = Field(
+        default=10 * 60, gt=0, description="Seconds a code that links web chat and Telegram into one customer works"
+    )
 
     session_cookie_secure: bool | None = Field(
         default=None,

@@ -1,9 +1,9 @@
-"""Slash commands: /start (with a deep-link payload), /help, /menu, /cancel, /tickets, /operator.
+"""Slash commands: /start (with a deep-link payload), /help, /menu, /cancel, /tickets, /operator, /link.
 
 A command is recognised before anything else, in any flow and while waiting for a human, and never reaches
 the knowledge base (it is not a question, and it is not a gap). Telegram's deep links arrive as
-``/start <payload>``: a ticket number shows that ticket; anything else (a campaign tag, a code we do not
-know, 200 characters of noise) is just a greeting.
+``/start <payload>``: a ticket number shows that ticket, ``link_<code>`` links two chats (``bot.engine.link``);
+anything else (a campaign tag, a code we do not know, 200 characters of noise) is just a greeting.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.engine.turn import Turn
 from core.buttons import Action
 
-COMMANDS = ("start", "help", "menu", "cancel", "tickets", "operator")
+COMMANDS = ("start", "help", "menu", "cancel", "tickets", "operator", "link")
 _COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 _TICKET = re.compile(r"^[Tt]-?(\d{6})$")
 

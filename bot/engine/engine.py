@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.engine import answer, csat, handoff, intake, portal, status
+from bot.engine import answer, csat, handoff, intake, link, portal, status
 from bot.engine.commands import Command, menu, parse_command, ticket_in_payload
 from bot.engine.ports import Desk, Knowledge, Parser
 from bot.engine.state import DialogState
@@ -247,6 +247,8 @@ class ConversationEngine:
     # --- deciding -----------------------------------------------------------------------------------
 
     async def _turn(self, turn: Turn) -> None:
+        if await self._linking(turn):
+            return
         if await portal.portal_link(turn, self.settings):
             return
         payload = turn.message.meta.get("payload")
@@ -308,6 +310,38 @@ class ConversationEngine:
             menu(turn, "bot.help")
         else:
             menu(turn, "bot.unknown_command")
+
+    async def _linking(self, turn: Turn) -> bool:
+        """Link codes come first: "/start link_…" or "link my telegram" must not read as the portal link request."""
+        if "payload" in turn.message.meta or not turn.text:
+            return False
+        command = parse_command(turn.text)
+        code = link.normalise_code(turn.text, bare=True) if command is None else None
+        if command is not None and (
+            command.name == "link" or (command.name == "start" and command.payload.startswith(link.DEEP_LINK_PREFIX))
+        ):
+            turn.language = turn.conversation.language  # a command or a code says nothing about the language
+            await self._link(turn, command.payload)
+            return True
+        if code is not None:  # "KQ7M-3XPA" alone: a link code from the other chat
+            turn.language = turn.conversation.language
+            await link.redeem(turn, code)
+            return True
+        if command is None and turn.state.flow is None and self.words.mentions(turn.text, self.words.link_request):
+            await link.issue(turn, self.settings)
+            return True
+        return False
+
+    async def _link(self, turn: Turn, payload: str) -> None:
+        """/link asks for a code; /link CODE (or the deep link /start link_CODE) spends one."""
+        if not payload:
+            await link.issue(turn, self.settings)
+            return
+        code = link.normalise_code(payload)
+        if code is None:
+            turn.say("link.unknown")
+            return
+        await link.redeem(turn, code)
 
     async def _cancel(self, turn: Turn) -> None:
         """ "Отмена", "стоп", /cancel: leave whatever is running and say what was dropped."""

@@ -55,6 +55,7 @@ class Words(Strict):
     create_ticket: Phrases
     open_ticket_instead: Phrases
     question_cues: Phrases
+    link_request: Phrases = ()  # "связать с телеграмом": ask for a code that links two channels
 
     def matches(self, text: str, *phrase_lists: tuple[str, ...]) -> bool:
         """The message is made only of these phrases (at least one) and filler words."""
