@@ -235,3 +235,16 @@ def test_without_websocket_the_widget_falls_back_to_long_poll(server: ServerThre
     rows = stored(server, Message.text == WORDS["ru"]["question"])
     assert len(rows) == asked_before + 1, "stored once, though every poll carried it until it was confirmed"
     context.close()
+
+
+def test_the_bots_commands_are_quick_actions_in_the_widget(server: ServerThread, browser: Browser) -> None:
+    context = visitor(browser)
+    page = open_demo(context, server)
+    page.get_by_role("button", name="Чат поддержки").click()
+    quick = page.get_by_role("group", name="Быстрые действия")
+    quick.get_by_role("button", name="Мои заявки").click()
+    expect(log(page)).to_contain_text("У вас нет открытых заявок", timeout=TIMEOUT)
+    quick.get_by_role("button", name="Что умеет бот").focus()
+    page.keyboard.press("Enter")
+    expect(log(page).locator(".msg.me")).to_have_count(2, timeout=TIMEOUT)
+    context.close()

@@ -122,7 +122,22 @@ class Widget {
     const send = el("button", "send", t.send);
     send.type = "submit";
     form.append(label, this.field, send);
-    this.panel.append(header, this.status, this.log, this.typing, this.sugg, form);
+    // The bot's commands as quick actions, as Telegram's command menu offers them: each sends the command.
+    const quick = el("div", "chips quick");
+    quick.setAttribute("role", "group");
+    quick.setAttribute("aria-label", t.quick);
+    const actions: [string, string][] = [
+      ["/tickets", t.quickTickets],
+      ["/operator", t.quickOperator],
+      ["/help", t.quickHelp],
+    ];
+    for (const [command, name] of actions) {
+      const action = el("button", "", name);
+      action.type = "button";
+      action.addEventListener("click", () => this.enqueue({ cid: newCid(), text: command }));
+      quick.append(action);
+    }
+    this.panel.append(header, this.status, this.log, this.typing, this.sugg, quick, form);
     this.root.append(this.launcher, this.panel);
     shadow.append(this.root);
     document.body.append(host);

@@ -23,6 +23,8 @@ header h2{margin:0;font-family:inherit;font-size:16px;font-weight:600;line-heigh
 .chips{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}
 .chips button{border:1px solid #0b5cad;background:#fff;color:#0b5cad;border-radius:16px;padding:6px 12px;font-family:inherit;font-size:14px;line-height:1.2;cursor:pointer}
 .chips button:disabled{opacity:.5;cursor:default}
+.quick{margin:0;padding:6px 10px 0}
+.quick button{font-size:13px;padding:4px 10px}
 .status{padding:6px 12px;font-size:13px;background:#fff4d6;color:#5c4400}
 .status:empty{display:none}
 .typing{padding:0 12px 6px;font-size:13px;color:#59636e;background:#f5f7fa}

@@ -18,6 +18,10 @@ export const TEXTS = {
     refused: "Сообщение не принято:",
     you: "Вы",
     bot: "Бот",
+    quick: "Быстрые действия",
+    quickHelp: "Что умеет бот",
+    quickTickets: "Мои заявки",
+    quickOperator: "Оператор",
   },
   en: {
     launcher: "Support chat",
@@ -37,6 +41,10 @@ export const TEXTS = {
     refused: "Message not accepted:",
     you: "You",
     bot: "Bot",
+    quick: "Quick actions",
+    quickHelp: "What the bot can do",
+    quickTickets: "My tickets",
+    quickOperator: "Operator",
   },
 };
 export type Texts = (typeof TEXTS)["ru"];
