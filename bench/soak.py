@@ -49,7 +49,7 @@ from sqlalchemy import func, select
 from bot.runtime import WEBHOOK_PATH, webhook_secret
 from core.db import create_engine, execute_autocommit, session_factory
 from core.migrate import upgrade
-from core.models import Direction, Message
+from core.models import DeliveryState, Direction, Message
 from standin.botapi import BotApiStandIn
 from standin.ledger import Ledger, read_ledger
 from standin.processes import Worker, run_command, worker_env
@@ -208,7 +208,9 @@ def judge(ledger: Ledger, standin: BotApiStandIn, chats: list[int], accepted: in
     reordered = set(ledger.out_of_order())
     for chat in chats:
         recorded = [
-            m for m in ledger.outbound if m.chat_id == str(chat) and m.delivery_state.value in ("sent", "unknown")
+            m
+            for m in ledger.outbound
+            if m.chat_id == str(chat) and m.delivery_state in (DeliveryState.SENT, DeliveryState.UNKNOWN)
         ]
         extra_deliveries += max(0, len(standin.sent_messages(chat)) - len(recorded))
         numbers = [int(m.channel_message_id) for m in sorted(recorded, key=lambda m: m.seq) if m.channel_message_id]
@@ -225,8 +227,8 @@ def judge(ledger: Ledger, standin: BotApiStandIn, chats: list[int], accepted: in
         "duplicated": len(ledger.stored_twice) + extra_deliveries - ambiguous,
         "out_of_order": len(reordered),
         "timeout_ambiguous": ambiguous,
-        "unknown_outcome_flagged": sum(1 for m in ledger.outbound if m.delivery_state.value == "unknown"),
-        "failed_replies": sum(1 for m in ledger.outbound if m.delivery_state.value == "failed"),
+        "unknown_outcome_flagged": sum(1 for m in ledger.outbound if m.delivery_state is DeliveryState.UNKNOWN),
+        "failed_replies": sum(1 for m in ledger.outbound if m.delivery_state is DeliveryState.FAILED),
     }
 
 

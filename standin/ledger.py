@@ -38,8 +38,8 @@ class Ledger:
 
     @property
     def pending(self) -> list[Message]:
-        # "sending" is an attempt in flight (or cut by a crash and not yet judged): not settled either way.
-        return [m for m in self.outbound if m.delivery_state.value in ("pending", "sending")]
+        # SENDING is an attempt in flight (or cut by a crash and not yet judged): not settled either way.
+        return [m for m in self.outbound if m.delivery_state in (DeliveryState.PENDING, DeliveryState.SENDING)]
 
     def out_of_order(self) -> list[str]:
         """Chats whose replies (by outbox order) answer their messages out of the messages' order."""
