@@ -23,7 +23,7 @@ from core.web.metrics import Metrics, metrics_middleware
 from core.web.pages import Assets, create_pages
 from handoff import inbox_pages
 from handoff import web as handoff_web
-from kb import pages as kb_pages
+from kb import editors as kb_pages
 from kb import web as kb_web
 from nlu.embedding import shared_embedder
 from nlu.engines import nlu_engine_ctx
