@@ -31,6 +31,7 @@ from core.models import (
 from handoff.models import Csat
 from kb.models import Article, ArticleStatus, Gap
 from sla.policy import Impact, Priority, SlaPolicy, Urgency
+from tests.support import sla as sla_files
 from tickets.models import SlaState, Ticket, TicketConversation, TicketStatus
 
 CALENDARS = """\
@@ -71,20 +72,9 @@ plans:
       P4: {first_response: 4h, resolution: 72h}
 """
 
-PRIORITY = """\
-matrix:
-  high:   {many: P1, several: P1, one: P2}
-  medium: {many: P2, several: P2, one: P3}
-  low:    {many: P3, several: P3, one: P4}
-"""
-
 
 def write_policy(data_dir: Path) -> SlaPolicy:
-    sla = data_dir / "sla"
-    sla.mkdir(parents=True, exist_ok=True)
-    for name, text in (("calendars.yml", CALENDARS), ("plans.yml", PLANS), ("priority.yml", PRIORITY)):
-        (sla / name).write_text(text, encoding="utf-8")
-    return SlaPolicy.load(data_dir)
+    return SlaPolicy.load(sla_files.write_policy(data_dir, calendars=CALENDARS, plans=PLANS))
 
 
 def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:

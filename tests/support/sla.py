@@ -100,10 +100,11 @@ def write_desk_data(data_dir: Path) -> Path:
     return data_dir
 
 
-def write_policy(data_dir: Path) -> Path:
-    """Write the tests' SLA files into ``data_dir/sla``; returns ``data_dir``."""
+def write_policy(data_dir: Path, *, calendars: str = CALENDARS, plans: str = PLANS) -> Path:
+    """Write the tests' SLA files (or a test's own calendars and plans) into ``data_dir/sla``; returns
+    ``data_dir``."""
     sla = data_dir / "sla"
     sla.mkdir(parents=True, exist_ok=True)
-    for name, text in (("calendars.yml", CALENDARS), ("plans.yml", PLANS), ("priority.yml", PRIORITY)):
+    for name, text in (("calendars.yml", calendars), ("plans.yml", plans), ("priority.yml", PRIORITY)):
         (sla / name).write_text(text, encoding="utf-8")
     return data_dir
