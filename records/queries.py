@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.models import Customer
+from records.customers import resolve_customer
 from records.models import ServiceRecord
+from records.schedule import DUE_SOON_DAYS
 
-__all__ = ["customers_with_check_due", "customers_with_period_ending", "records_of"]
+__all__ = [
+    "RecordPage",
+    "customers_with_check_due",
+    "customers_with_period_ending",
+    "list_records",
+    "records_of",
+]
 
 
 async def records_of(session: AsyncSession, customer_id: int) -> list[ServiceRecord]:
@@ -53,3 +63,53 @@ async def customers_with_check_due(
         .order_by(ServiceRecord.next_check_on, ServiceRecord.customer_id, ServiceRecord.id)
     )
     return [(record.customer_id, record) for record in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPage:
+    """One page of the admins' list: records with their customer's name, and whether more matched."""
+
+    rows: list[tuple[ServiceRecord, str]]
+    has_more: bool
+
+
+def _due_soon(today: date, within_days: int) -> ColumnElement[bool]:
+    last = today + timedelta(days=within_days)
+    return or_(
+        ServiceRecord.next_check_on <= last,
+        and_(ServiceRecord.service_period_end >= today, ServiceRecord.service_period_end <= last),
+        and_(ServiceRecord.warranty_end >= today, ServiceRecord.warranty_end <= last),
+    )
+
+
+async def list_records(
+    session: AsyncSession,
+    *,
+    text: str = "",
+    due_soon: bool = False,
+    today: date,
+    within_days: int = DUE_SOON_DAYS,
+    limit: int = 200,
+) -> RecordPage:
+    """Records matching ``text`` (a customer's id, name or identity such as ``telegram:12345``; a serial number).
+
+    ``due_soon`` keeps records whose check is due (or overdue), or whose service period or warranty ends,
+    within ``within_days``. Ordered by customer name, then record name.
+    """
+    query = select(ServiceRecord, Customer.name).join(Customer, Customer.id == ServiceRecord.customer_id)
+    text = text.strip()
+    if text:
+        needle = text.lower()
+        matches: list[ColumnElement[bool]] = [
+            func.lower(ServiceRecord.serial_number).contains(needle, autoescape=True),
+            func.lower(Customer.name).contains(needle, autoescape=True),
+        ]
+        customer_id = await resolve_customer(session, text)
+        if customer_id is not None:
+            matches.append(ServiceRecord.customer_id == customer_id)
+        query = query.where(or_(*matches))
+    if due_soon:
+        query = query.where(_due_soon(today, within_days))
+    query = query.order_by(Customer.name, ServiceRecord.customer_id, ServiceRecord.name, ServiceRecord.id)
+    rows = [(record, name) for record, name in (await session.execute(query.limit(limit + 1))).tuples()]
+    return RecordPage(rows=rows[:limit], has_more=len(rows) > limit)
