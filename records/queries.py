@@ -99,11 +99,13 @@ async def list_records(
     query = select(ServiceRecord, Customer.name).join(Customer, Customer.id == ServiceRecord.customer_id)
     text = text.strip()
     if text:
-        needle = text.lower()
-        matches: list[ColumnElement[bool]] = [
-            func.lower(ServiceRecord.serial_number).contains(needle, autoescape=True),
-            func.lower(Customer.name).contains(needle, autoescape=True),
-        ]
+        matches: list[ColumnElement[bool]] = []
+        for column in (ServiceRecord.serial_number, Customer.name):
+            matches.append(func.lower(column).contains(text.lower(), autoescape=True))
+            # SQLite's lower() folds ASCII letters only: "анна" would miss "Анна". The usual spellings of a
+            # name or a serial number are matched as written instead.
+            for spelling in {text, text.upper(), text.capitalize(), text.title()}:
+                matches.append(column.contains(spelling, autoescape=True))
         customer_id = await resolve_customer(session, text)
         if customer_id is not None:
             matches.append(ServiceRecord.customer_id == customer_id)
@@ -111,5 +113,5 @@ async def list_records(
     if due_soon:
         query = query.where(_due_soon(today, within_days))
     query = query.order_by(Customer.name, ServiceRecord.customer_id, ServiceRecord.name, ServiceRecord.id)
-    rows = [(record, name) for record, name in (await session.execute(query.limit(limit + 1))).tuples()]
+    rows = [(record, name) for record, name in await session.execute(query.limit(limit + 1))]
     return RecordPage(rows=rows[:limit], has_more=len(rows) > limit)
