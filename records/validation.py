@@ -35,7 +35,8 @@ REQUIRED = ("customer", "name", "serial_number")
 DATE_FIELDS = ("installed_on", "last_check_on", "warranty_end", "service_period_end")
 LIMITS = {"customer": 150, "kind": 32, "name": 200, "serial_number": 100, "interval_months": 10, "note": 2000}
 for _date_field in DATE_FIELDS:
-    LIMITS[_date_field] = 10
+    # Longer than any date, yet short enough to quote back: "in late December" is reported as not a date.
+    LIMITS[_date_field] = 40
 MAX_INTERVAL_MONTHS = 600  # fifty years: anything longer is a typo, not a service plan
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DOTTED = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")
