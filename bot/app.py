@@ -29,6 +29,7 @@ from nlu.embedding import shared_embedder
 from nlu.engines import nlu_engine_ctx
 from nlu.keys import EMBEDDER
 from portal import web as portal_web
+from records import pages as records_pages
 from reports import gauges as reports_gauges
 from reports import web as reports_web
 from tickets import web as tickets_web
@@ -86,7 +87,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[METRICS] = metrics
     app[TEMPLATES] = Templates.load(settings.data_dir / "templates", settings.default_language)
     app[PAGES] = create_pages(
-        portal_web.PAGES_DIR, webchat.PAGES_DIR, kb_pages.PAGES_DIR, reports_web.PAGES_DIR, inbox_pages.PAGES_DIR
+        portal_web.PAGES_DIR,
+        webchat.PAGES_DIR,
+        kb_pages.PAGES_DIR,
+        reports_web.PAGES_DIR,
+        inbox_pages.PAGES_DIR,
+        records_pages.PAGES_DIR,
     )
     app[ASSETS] = Assets(settings.static_dir)
     # The staff top bar: each section is shown to the roles that may open it.
@@ -119,6 +125,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     portal_web.register(app)  # the help center, the catalog and the customer portal
     kb_pages.register(app)  # the editors' pages (and their section in the staff top bar)
     reports_web.register(app)  # /reports for managers and admins
+    records_pages.register(app)  # /records: customers' equipment and services, for admins
     # Channels add their deliverers before the outbox worker starts.
     app.cleanup_ctx.append(delivery_ctx)
     return app

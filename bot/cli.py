@@ -93,13 +93,14 @@ async def cmd_db_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import DEMO_ACCOUNTS, load_demo, load_demo_history, load_demo_inbox
+    from bot.demo import DEMO_ACCOUNTS, load_demo, load_demo_history, load_demo_inbox, load_demo_service_records
 
     async def work(factory: Any) -> int:
         done = await load_demo(factory, settings)
         done += await load_demo_inbox(factory, settings)
         if not args.without_history:
             done += await load_demo_history(factory, settings)
+            done += await load_demo_service_records(factory, settings)
         for line in done or ["demo data already loaded"]:
             print(line)
         print("staff logins: " + ", ".join(f"{a.login} / {a.password}" for a in DEMO_ACCOUNTS))

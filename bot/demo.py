@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from core.datafiles import Strict, read_yaml, validate
 from core.db import SessionFactory, transaction
 from core.errors import NotFound
 from core.events import InProcessBus
-from core.models import Team
+from core.models import Customer, Team
 from core.operators import add_operator, get_operator
 from core.settings import Settings
 from core.uow import UnitOfWork
@@ -28,6 +29,8 @@ from kb.schemas import ArticleContent
 from kb.service import ensure_vectors
 from nlu.embedding import shared_embedder
 from nlu.vectors import FloatArray
+from records.demo import load_demo_records
+from reports.history import MARK as HISTORY_MARK
 from reports.history import load_demo_history as generate_history
 from sla.policy import SlaPolicy
 
@@ -153,3 +156,16 @@ async def load_demo_history(factory: SessionFactory, settings: Settings) -> list
     if loaded is None:
         return []
     return [f"history: {loaded.conversations} conversations, {loaded.tickets} tickets, {loaded.ratings} ratings"]
+
+
+async def load_demo_service_records(factory: SessionFactory, settings: Settings) -> list[str]:
+    """A few service records for each generated demo customer (after :func:`load_demo_history`)."""
+    today = datetime.now(ZoneInfo(settings.default_timezone)).date()
+    async with transaction(factory) as session:
+        customers = list(
+            await session.scalars(
+                select(Customer.id).where(Customer.account_number.like(f"{HISTORY_MARK}%")).order_by(Customer.id)
+            )
+        )
+        added = await load_demo_records(session, customers, today)
+    return [f"service records: {added}"] if added else []

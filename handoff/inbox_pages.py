@@ -32,6 +32,8 @@ from handoff.keys import LIVE_HUB
 from handoff.live import LiveHub, serve_stream
 from handoff.models import Csat
 from kb.keys import KNOWLEDGE_BASE
+from records import views as records_views
+from records.queries import records_of
 from tickets.desk import TicketDesk
 from tickets.keys import TICKET_DESK
 
@@ -198,7 +200,7 @@ async def thread_context(session: AsyncSession, conversation_id: int, operator: 
 
 
 async def card_context(session: AsyncSession, desk: TicketDesk, customer_id: int) -> dict[str, Any]:
-    """The customer card: who they are, where they write from, their open tickets with ETA, past ratings."""
+    """The customer card: who they are, where they write from, open tickets with ETA, past ratings, equipment."""
     customer = await session.get_one(Customer, customer_id)
     identities = list((await session.execute(select(Identity).where(Identity.customer_id == customer_id))).scalars())
     tickets = await desk.customer_tickets(session, customer_id)
@@ -213,7 +215,15 @@ async def card_context(session: AsyncSession, desk: TicketDesk, customer_id: int
             )
         ).scalars()
     )
-    return {"customer": customer, "identities": identities, "tickets": tickets, "ratings": ratings}
+    on = records_views.today()
+    service_records = [records_views.view(r, on) for r in await records_of(session, customer_id)]
+    return {
+        "customer": customer,
+        "identities": identities,
+        "tickets": tickets,
+        "ratings": ratings,
+        "service_records": service_records,
+    }
 
 
 @routes.get("/inbox/conversations/{id}", access=Access.OPERATOR, html=True)

@@ -163,7 +163,16 @@ async def test_authorization_matrix(app: web.Application, aiohttp_client: Client
             assert response.status == expected, f"{spec.method} {path} as {role}: {response.status}"
     assert checked == declared - session_changing, "every declared route was called"
     # Each package's routes are among them (sub-apps included): the walk did not silently skip a mounted app.
-    for prefix in ("/healthz", "/login", "/api/me", "/api/kb/", "/api/tickets", "/api/incidents", "/api/inbox/"):
+    for prefix in (
+        "/healthz",
+        "/login",
+        "/api/me",
+        "/api/kb/",
+        "/api/tickets",
+        "/api/incidents",
+        "/api/inbox/",
+        "/records",
+    ):
         assert any(path.startswith(prefix) for _method, path in checked), prefix
 
 
