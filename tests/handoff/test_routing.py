@@ -16,11 +16,12 @@ from core.operators import add_operator
 from core.store import get_conversation, set_status
 from core.templates import Templates
 from core.uow import UnitOfWork
-from handoff import inbox, routing
+from handoff import inbox, routing, teams
 from handoff.models import OperatorPresence
 from tests.support.people import person
 
 AWAY_AFTER = timedelta(minutes=10)
+RULES = routing.RoutingRules("first-line")
 
 
 async def staff(sessions: SessionFactory, *specs: tuple[str, str, int]) -> dict[str, int]:
@@ -29,10 +30,10 @@ async def staff(sessions: SessionFactory, *specs: tuple[str, str, int]) -> dict[
     async with transaction(sessions) as session:
         session.add(Team(key="first-line", name="Первая линия"))
         await session.flush()
-        await routing.set_auto_assign(session, "first-line", True)
+        await teams.set_auto_assign(session, "first-line", True)
         for login, status, capacity in specs:
             operator = await add_operator(session, login, "password-123456", name=login.title())
-            await routing.add_member(session, "first-line", operator.id)
+            await teams.add_member(session, "first-line", operator.id)
             await routing.set_presence(session, operator.id, status, capacity)
             ids[login] = operator.id
     return ids
@@ -45,7 +46,7 @@ async def waiting(sessions: SessionFactory, bus: InProcessBus, templates: Templa
         conversation = await get_conversation(uow.session, someone.conversation.id)
         await set_status(uow, conversation, ConversationStatus.WAITING)
     async with UnitOfWork(sessions, bus) as uow:
-        await routing.route_waiting(uow, conversation.id, "first-line", AWAY_AFTER, templates)
+        await routing.route_waiting(uow, conversation.id, RULES, AWAY_AFTER, templates)
     async with sessions() as session:
         return await get_conversation(session, conversation.id)
 
@@ -81,7 +82,7 @@ async def test_routing_is_off_unless_the_team_wants_it(
 ) -> None:
     await staff(sessions, ("anna", "online", 3))
     async with transaction(sessions) as session:
-        await routing.set_auto_assign(session, "first-line", False)
+        await teams.set_auto_assign(session, "first-line", False)
     conversation = await waiting(sessions, bus, templates, "Клиент")
     assert conversation.status is ConversationStatus.WAITING
     assert conversation.assignee_id is None
