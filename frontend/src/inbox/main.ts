@@ -491,7 +491,13 @@ function transferDialog(id: string, done: () => Promise<void>): { open: () => vo
     if (operatorSelect) operatorSelect.disabled = toTeam;
     if (teamSelect) teamSelect.disabled = !toTeam;
   };
-  form.addEventListener("change", sync);
+  form.addEventListener("change", () => {
+    errorBox.hidden = true;
+    sync();
+  });
+  form.addEventListener("input", () => {
+    errorBox.hidden = true; // the reason was about the previous choice
+  });
   dialog.querySelector("[data-transfer-cancel]")?.addEventListener("click", () => dialog.close());
   form.addEventListener("submit", (event) => {
     event.preventDefault();
