@@ -20,7 +20,7 @@ from core.models import Customer, Team
 from core.operators import add_operator, get_operator
 from core.settings import Settings
 from core.uow import UnitOfWork
-from handoff import canned, routing
+from handoff import canned, teams
 from handoff.models import CannedResponse
 from kb.articles import import_articles
 from kb.importer import parse_path
@@ -137,7 +137,7 @@ async def load_demo_inbox(factory: SessionFactory, settings: Settings) -> list[s
     async with transaction(factory) as session:
         for login, team in DEMO_MEMBERS:
             operator = await get_operator(session, login)
-            await routing.add_member(session, team, operator.id)
+            await teams.add_member(session, team, operator.id)
         if not await session.scalar(select(func.count()).select_from(CannedResponse)):
             for row in rows:
                 for language, text in (("ru", row.ru), ("en", row.en)):

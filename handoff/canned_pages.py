@@ -6,12 +6,11 @@ from aiohttp import web
 
 from core.db import transaction
 from core.errors import FrontlineError
-from core.web.auth import csrf_token, current_operator
 from core.web.keys import SESSIONS
-from core.web.pages import render_page
 from core.web.routes import Access, Routes, match_int
 from handoff import canned
 from handoff.models import CannedResponse
+from handoff.rendering import staff_page
 
 routes = Routes("canned-pages")
 
@@ -19,16 +18,12 @@ routes = Routes("canned-pages")
 async def _page(
     request: web.Request, status: int = 200, error: str | None = None, form: dict[str, str] | None = None
 ) -> web.Response:
-    operator = current_operator(request)
     async with transaction(request.config_dict[SESSIONS]) as session:
         rows = await canned.all_responses(session)
-    return render_page(
+    return await staff_page(
         request,
         "canned.html",
         status=status,
-        operator=operator,
-        language=operator.language,
-        csrf_token=await csrf_token(request),
         rows=rows,
         error=error,
         form=form or {},

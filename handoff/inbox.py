@@ -195,6 +195,8 @@ async def transfer(
         team = (await session.execute(select(Team).where(Team.key == to_team_key))).scalar_one_or_none()
         if team is None:
             raise NotFound("no such team", team=to_team_key)
+        if not team.active:
+            raise InvalidInput("this team is disabled", field="to_team", team=to_team_key)
         conversation.team_id = team.id
         await set_status(uow, conversation, ConversationStatus.WAITING)
     if note.strip():
@@ -207,6 +209,7 @@ async def return_to_bot(uow: UnitOfWork, conversation_id: int, operator: Operato
     conversation = await get_conversation(uow.session, conversation_id)
     _require_holder(conversation, operator)
     await add_outbound(uow, conversation, templates.render("handoff.back_to_bot", conversation.language))
+    conversation.team_id = None  # the next handoff decides the team afresh, from what the customer asks then
     await set_status(uow, conversation, ConversationStatus.BOT)
 
 

@@ -23,14 +23,16 @@ from core.events import CONVERSATION_STATUS_CHANGED, Event
 from core.models import Channel, Conversation, ConversationStatus, Customer, Identity, Message, Operator, Team, utcnow
 from core.store import get_conversation
 from core.uow import UnitOfWork
-from core.web.auth import csrf_token, current_operator
+from core.web.auth import current_operator
 from core.web.keys import BUS, NAV, SESSIONS, SETTINGS, TEMPLATES
-from core.web.pages import NavItem, render_html, render_page
+from core.web.pages import NavItem
 from core.web.routes import Access, Routes, match_int
-from handoff import canned_pages, queue, routing, ticket_pages
+from handoff import canned_pages, queue, routing, teams_pages, ticket_pages
+from handoff.events import ROUTING_CHANGED
 from handoff.keys import LIVE_HUB
 from handoff.live import LiveHub, serve_stream
-from handoff.models import Csat
+from handoff.models import Csat, OperatorPresence
+from handoff.rendering import staff_fragment, staff_page
 from kb.keys import KNOWLEDGE_BASE
 from records import views as records_views
 from records.queries import records_of
@@ -45,22 +47,30 @@ LANGUAGES = ("ru", "en")
 
 
 async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The live hub on this worker, fed by the event bus (start after the bus context)."""
+    """The live hub on this worker, fed by the event bus, and routing (start after the bus context)."""
     hub = LiveHub()
     hub.attach(app[BUS])
     app[LIVE_HUB] = hub
     settings = app[SETTINGS]
     away_after = timedelta(seconds=settings.inbox_away_after)
+    rules = routing.RoutingRules.load(settings.data_dir, settings.inbox_default_team)
+
+    async def offer() -> None:
+        await routing.offer_waiting(app[SESSIONS], app[BUS], rules, away_after, app[TEMPLATES])
 
     async def route(event: Event) -> None:
-        if event.data.get("to") != ConversationStatus.WAITING.value:
-            return
-        async with UnitOfWork(app[SESSIONS], app[BUS]) as uow:
-            await routing.route_waiting(
-                uow, int(event.data["conversation_id"]), settings.inbox_default_team, away_after, app[TEMPLATES]
-            )
+        if event.data.get("to") == ConversationStatus.WAITING.value:
+            async with UnitOfWork(app[SESSIONS], app[BUS]) as uow:
+                await routing.route_waiting(uow, int(event.data["conversation_id"]), rules, away_after, app[TEMPLATES])
+        if event.data.get("from") == ConversationStatus.ASSIGNED.value and event.data.get("to") != "assigned":
+            await offer()  # its holder has room for one more chat
+
+    async def routing_changed(event: Event) -> None:
+        if event.data.get("status", routing.Presence.ONLINE.value) == routing.Presence.ONLINE.value:
+            await offer()  # going away or offline frees no one
 
     app[BUS].subscribe(route, CONVERSATION_STATUS_CHANGED)
+    app[BUS].subscribe(routing_changed, ROUTING_CHANGED)
     yield
     await hub.close()
 
@@ -68,10 +78,12 @@ async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
 def register(app: web.Application) -> None:
     ticket_pages.routes.register(app)
     canned_pages.routes.register(app)  # before /inbox/conversations: nothing overlaps, but keep pages together
+    teams_pages.routes.register(app)
     routes.register(app)
     app[NAV].append(NavItem("nav.inbox", "/inbox", Access.OPERATOR))
     app[NAV].append(NavItem("nav.tickets", "/inbox/tickets", Access.OPERATOR))
     app[NAV].append(NavItem("nav.canned", "/inbox/canned", Access.ADMIN))
+    app[NAV].append(NavItem("nav.teams", "/inbox/teams", Access.ADMIN))
     # Open streams end before the server waits for its handlers, so shutdown is not held up by them.
     app.on_shutdown.append(_close_streams)
 
@@ -127,25 +139,15 @@ async def _queue_context(request: web.Request, operator: Operator) -> dict[str, 
 @routes.get("/inbox", access=Access.OPERATOR, html=True)
 async def inbox_page(request: web.Request) -> web.StreamResponse:
     """The inbox: Waiting, Mine, All open and Closed, filtered by channel and language, kept live."""
-    operator = current_operator(request)
-    context = await _queue_context(request, operator)
-    return render_page(
-        request,
-        "inbox.html",
-        operator=operator,
-        language=operator.language,
-        csrf_token=await csrf_token(request),
-        **context,
-    )
+    context = await _queue_context(request, current_operator(request))
+    return await staff_page(request, "inbox.html", **context)
 
 
 @routes.get("/inbox/list", access=Access.OPERATOR, html=True)
 async def inbox_list(request: web.Request) -> web.StreamResponse:
     """The list and the views' counts as an HTML fragment: what a live tab re-reads after an event."""
-    operator = current_operator(request)
-    context = await _queue_context(request, operator)
-    html = render_html(request, "inbox_list.html", operator=operator, language=operator.language, **context)
-    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+    context = await _queue_context(request, current_operator(request))
+    return staff_fragment(request, "inbox_list.html", **context)
 
 
 @routes.get("/inbox/events", access=Access.OPERATOR, html=True)
@@ -226,6 +228,26 @@ async def card_context(session: AsyncSession, desk: TicketDesk, customer_id: int
     }
 
 
+@dataclass(frozen=True, slots=True)
+class TransferChoice:
+    operator: Operator
+    status: routing.Presence
+
+
+async def transfer_context(session: AsyncSession, operator: Operator, away_after: timedelta) -> dict[str, Any]:
+    """Whom a conversation can be transferred to: other active operators (with presence) and active teams."""
+    rows = await session.execute(
+        select(Operator, OperatorPresence)
+        .outerjoin(OperatorPresence, OperatorPresence.operator_id == Operator.id)
+        .where(Operator.active.is_(True), Operator.id != operator.id)
+        .order_by(Operator.name, Operator.login)
+    )
+    now = utcnow()
+    choices = [TransferChoice(o, routing.effective_status(p, now, away_after)) for o, p in rows]
+    teams = list((await session.execute(select(Team).where(Team.active.is_(True)).order_by(Team.key))).scalars())
+    return {"transfer_operators": choices, "transfer_teams": teams}
+
+
 @routes.get("/inbox/conversations/{id}", access=Access.OPERATOR, html=True)
 async def conversation_page(request: web.Request) -> web.StreamResponse:
     """A conversation: the customer's history across channels, their card, suggestions, reply and notes."""
@@ -235,6 +257,9 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
         thread = await thread_context(session, conversation_id, operator)
         conversation: Conversation = thread["conversation"]
         card = await card_context(session, request.config_dict[TICKET_DESK], conversation.customer_id)
+        transfer = await transfer_context(
+            session, operator, timedelta(seconds=request.config_dict[SETTINGS].inbox_away_after)
+        )
     last_inbound = next(
         (i.message.text for i in reversed(thread["items"]) if i.message.author.value == "customer" and i.message.text),
         "",
@@ -252,13 +277,11 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
         for i in thread["items"]
         if i.conversation_id == conversation.id and i.message.author.value == "customer" and i.message.text
     )[-4000:]
-    return render_page(
+    return await staff_page(
         request,
         "inbox_conversation.html",
+        **transfer,
         ticket_draft=ticket_draft,
-        operator=operator,
-        language=operator.language,
-        csrf_token=await csrf_token(request),
         **card,
         suggestions=suggestions,
         last_inbound=last_inbound,
@@ -273,5 +296,4 @@ async def conversation_thread(request: web.Request) -> web.StreamResponse:
     operator = current_operator(request)
     async with transaction(request.config_dict[SESSIONS]) as session:
         thread = await thread_context(session, match_int(request, "id"), operator)
-    html = render_html(request, "inbox_thread.html", operator=operator, language=operator.language, **thread)
-    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+    return staff_fragment(request, "inbox_thread.html", **thread)

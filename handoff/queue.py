@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Author, Channel, Conversation, ConversationStatus, Customer, Message, Operator, utcnow
+from core.models import Author, Channel, Conversation, ConversationStatus, Customer, Message, Operator, Team, utcnow
 from handoff.models import InboxRead
 
 
@@ -44,6 +44,7 @@ class Row:
     updated_at: datetime
     preview: str
     unread: bool
+    team: str | None = None  # the team's name (its key when unnamed)
 
     def waiting_minutes(self, now: datetime | None = None) -> int | None:
         if self.waiting_since is None or self.status != ConversationStatus.WAITING.value:
@@ -106,6 +107,13 @@ async def list_view(
             oid: name
             for oid, name in await session.execute(select(Operator.id, named).where(Operator.id.in_(assignee_ids)))
         }
+    team_ids = {c.team_id for c in conversations if c.team_id is not None}
+    teams: dict[int, str] = {}
+    if team_ids:
+        team_name = func.coalesce(func.nullif(Team.name, ""), Team.key)
+        teams = {
+            tid: name for tid, name in await session.execute(select(Team.id, team_name).where(Team.id.in_(team_ids)))
+        }
     # The preview is the customer's latest message: one backward walk of (conversation_id, seq) per row, so the
     # cost is per listed row whatever the size of the messages table.
     latest = (
@@ -134,6 +142,7 @@ async def list_view(
                 updated_at=conversation.updated_at,
                 preview=text[:140],
                 unread=bool(unread),
+                team=teams.get(conversation.team_id) if conversation.team_id else None,
             )
         )
     return result

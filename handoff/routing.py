@@ -1,5 +1,9 @@
 """Teams and routing: a waiting conversation's team, operators' presence, and optional auto-assignment.
 
+A waiting conversation's team is, in order: the team of an open ticket opened in the conversation (tickets
+are routed by category), the team ``data/handoff/routing.yml`` gives the intent of the customer's latest
+message with a listed intent, the default team. Disabled teams are skipped.
+
 Auto-assignment is per team and off by default. It picks, by turn (the operator assigned longest ago first),
 an operator of the team who is *online* — chosen by the operator and seen in the inbox within
 ``inbox_away_after`` seconds — and holds fewer open conversations than their capacity. Away and offline
@@ -12,19 +16,50 @@ from __future__ import annotations
 
 import enum
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Conversation, ConversationStatus, Operator, Team, utcnow
+from core.datafiles import Strict, read_yaml, validate
+from core.db import SessionFactory
+from core.errors import Conflict, InvalidInput
+from core.events import EventBus
+from core.models import Author, Conversation, ConversationStatus, Message, Operator, Team, utcnow
 from core.templates import Templates
 from core.uow import UnitOfWork
 from handoff.inbox import take
 from handoff.models import OperatorPresence, TeamMember, TeamRouting
+from tickets.models import Ticket, TicketConversation, TicketStatus
+
+ROUTING_FILE = Path("handoff") / "routing.yml"
+INTENT_LOOKBACK = 20  # customer messages searched, newest first, for an intent that names a team
+DRAIN_LIMIT = 20  # waiting chats offered again at once when an operator comes online or frees capacity
 
 log = logging.getLogger(__name__)
+
+
+class RoutingFile(Strict):
+    intents: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingRules:
+    """Where waiting conversations go: the default team and the teams named by intents."""
+
+    default_team: str
+    intents: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data_dir: Path, default_team: str) -> RoutingRules:
+        path = data_dir / ROUTING_FILE
+        if not path.exists():
+            return cls(default_team)
+        parsed = validate(path, RoutingFile, read_yaml(path) or {})
+        return cls(default_team, dict(parsed.intents))
 
 
 class Presence(enum.StrEnum):
@@ -78,33 +113,6 @@ async def touch(session: AsyncSession, operator_id: int) -> str:
     return row.status
 
 
-async def add_member(session: AsyncSession, team_key: str, operator_id: int) -> None:
-    team = await _team(session, team_key)
-    operator = await session.get(Operator, operator_id)
-    if operator is None or not operator.active:
-        raise InvalidInput("no such active operator", field="operator_id")
-    if await session.get(TeamMember, (team.id, operator_id)) is None:
-        session.add(TeamMember(team_id=team.id, operator_id=operator_id))
-        await session.flush()
-
-
-async def set_auto_assign(session: AsyncSession, team_key: str, enabled: bool) -> None:
-    team = await _team(session, team_key)
-    routing = await session.get(TeamRouting, team.id)
-    if routing is None:
-        session.add(TeamRouting(team_id=team.id, auto_assign=enabled))
-    else:
-        routing.auto_assign = enabled
-    await session.flush()
-
-
-async def _team(session: AsyncSession, key: str) -> Team:
-    team = (await session.execute(select(Team).where(Team.key == key))).scalar_one_or_none()
-    if team is None:
-        raise NotFound("no such team", team=key)
-    return team
-
-
 async def pick_operator(session: AsyncSession, team_id: int, now: datetime, away_after: timedelta) -> Operator | None:
     """The next online operator of the team under capacity, by turn; None when nobody fits."""
     holding = (
@@ -130,16 +138,66 @@ async def pick_operator(session: AsyncSession, team_id: int, now: datetime, away
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def _active_team(session: AsyncSession, *, key: str | None = None, team_id: int | None = None) -> Team | None:
+    if key is not None:
+        team = (await session.execute(select(Team).where(Team.key == key))).scalar_one_or_none()
+    else:
+        team = await session.get(Team, team_id) if team_id is not None else None
+    return team if team is not None and team.active else None
+
+
+async def conversation_team(session: AsyncSession, conversation: Conversation, rules: RoutingRules) -> Team | None:
+    """The team a conversation belongs to: its open ticket's, its intent's, else the default (active ones only)."""
+    ticket_team = await session.scalar(
+        select(Ticket.team_id)
+        .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
+        .where(
+            TicketConversation.conversation_id == conversation.id,
+            Ticket.status.not_in([TicketStatus.RESOLVED, TicketStatus.CLOSED]),
+            Ticket.team_id.is_not(None),
+        )
+        .order_by(Ticket.id.desc())
+        .limit(1)
+    )
+    team = await _active_team(session, team_id=ticket_team)
+    if team is not None:
+        return team
+    if rules.intents:
+        metas = (
+            await session.execute(
+                select(Message.meta)
+                .where(Message.conversation_id == conversation.id, Message.author == Author.CUSTOMER)
+                .order_by(Message.seq.desc())
+                .limit(INTENT_LOOKBACK)
+            )
+        ).scalars()
+        for meta in metas:
+            key = rules.intents.get(str((meta or {}).get("intent", "")))
+            if key is not None:
+                team = await _active_team(session, key=key)
+                if team is not None:
+                    return team
+    return await _active_team(session, key=rules.default_team)
+
+
+async def follow_ticket_team(session: AsyncSession, conversation: Conversation, team_id: int | None) -> None:
+    """A ticket opened in the conversation moves it to the ticket's team, when that team is active."""
+    team = await _active_team(session, team_id=team_id)
+    if team is not None and conversation.team_id != team.id:
+        conversation.team_id = team.id
+        await session.flush()
+
+
 async def route_waiting(
-    uow: UnitOfWork, conversation_id: int, default_team: str, away_after: timedelta, templates: Templates
+    uow: UnitOfWork, conversation_id: int, rules: RoutingRules, away_after: timedelta, templates: Templates
 ) -> Operator | None:
-    """Give a waiting conversation its team (the default when none) and, if the team wants it, an operator."""
+    """Give a waiting conversation its team (when it has none) and, if the team wants it, an operator."""
     session = uow.session
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or conversation.status is not ConversationStatus.WAITING:
         return None
     if conversation.team_id is None:
-        team = (await session.execute(select(Team).where(Team.key == default_team))).scalar_one_or_none()
+        team = await conversation_team(session, conversation, rules)
         if team is None:
             return None
         conversation.team_id = team.id
@@ -159,3 +217,32 @@ async def route_waiting(
     presence.last_assigned_at = now
     await session.flush()
     return operator
+
+
+async def offer_waiting(
+    sessions: SessionFactory, bus: EventBus, rules: RoutingRules, away_after: timedelta, templates: Templates
+) -> int:
+    """Offer the oldest waiting chats of auto-assigning teams again; returns how many found an operator.
+
+    Run when an operator comes online or frees capacity. Each chat is routed in its own transaction, so one
+    that nobody can take does not hold up the others, and a race with an operator's click is settled by
+    :func:`handoff.inbox.take`.
+    """
+    async with sessions() as session:
+        ids = list(
+            (
+                await session.execute(
+                    select(Conversation.id)
+                    .join(TeamRouting, TeamRouting.team_id == Conversation.team_id)
+                    .where(Conversation.status == ConversationStatus.WAITING, TeamRouting.auto_assign.is_(True))
+                    .order_by(Conversation.waiting_since.asc(), Conversation.id)
+                    .limit(DRAIN_LIMIT)
+                )
+            ).scalars()
+        )
+    assigned = 0
+    for conversation_id in ids:
+        async with UnitOfWork(sessions, bus) as uow:
+            if await route_waiting(uow, conversation_id, rules, away_after, templates) is not None:
+                assigned += 1
+    return assigned

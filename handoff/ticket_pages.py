@@ -1,7 +1,8 @@
 """The tickets beside the inbox: a ticket list with filters and text search, and a ticket with its event log.
 
-Changes (status, priority, team) go through the tickets JSON API (``/api/tickets/...``), which re-plans the
-SLA and tells the customer; these pages only render, and ``frontend/src/inbox`` sends the forms as JSON.
+Changes (status, priority, team, the incident link) go through the tickets JSON API (``/api/tickets/...``),
+which re-plans the SLA and tells the customer; these pages only render, and ``frontend/src/inbox`` sends the
+forms as JSON.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from sqlalchemy import select
 from core.db import transaction
 from core.errors import InvalidInput
 from core.models import Operator, Team
-from core.web.auth import csrf_token, current_operator
 from core.web.keys import SESSIONS
-from core.web.pages import render_page
 from core.web.routes import Access, Routes, read_query
+from handoff.rendering import staff_page
 from sla.policy import Priority
 from tickets.keys import TICKET_DESK
-from tickets.models import TicketStatus
+from tickets.models import IncidentStatus, TicketStatus
 from tickets.queries import TicketFilter, list_tickets
 from tickets.schemas import TicketQuery, summary, ticket_detail
 
@@ -39,7 +39,6 @@ def _one(value: str | None, cls: type[TicketStatus] | type[Priority], name: str)
 @routes.get("/inbox/tickets", access=Access.OPERATOR, html=True)
 async def tickets_page(request: web.Request) -> web.StreamResponse:
     """Tickets: filter by status, priority and team, search by number or text, newest or most due first."""
-    operator = current_operator(request)
     query = read_query(request, TicketQuery)
     flt = TicketFilter(
         statuses=_one(query.status, TicketStatus, "status"),
@@ -59,12 +58,9 @@ async def tickets_page(request: web.Request) -> web.StreamResponse:
             flt.team_id = team.id
         rows, has_more = await list_tickets(session, flt)
     params = {k: v for k, v in request.query.items() if k != "page" and v}
-    return render_page(
+    return await staff_page(
         request,
         "tickets_list.html",
-        operator=operator,
-        language=operator.language,
-        csrf_token=await csrf_token(request),
         tickets=[summary(r) for r in rows],
         query=query,
         teams=teams,
@@ -79,10 +75,12 @@ async def tickets_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/inbox/tickets/{number}", access=Access.OPERATOR, html=True)
 async def ticket_page(request: web.Request) -> web.StreamResponse:
     """A ticket: its SLA timers, incident, conversations, and the whole event log; status and priority forms."""
-    operator = current_operator(request)
+    desk = request.config_dict[TICKET_DESK]
     async with transaction(request.config_dict[SESSIONS]) as session:
-        ticket = await request.config_dict[TICKET_DESK].tickets.get(session, request.match_info["number"])
+        ticket = await desk.tickets.get(session, request.match_info["number"])
         detail = await ticket_detail(session, ticket)
+        # The incidents it may be linked to: open ones, newest first.
+        incidents = [row[0] for row in await desk.incidents.list_incidents(session, IncidentStatus.OPEN)]
         teams = list((await session.execute(select(Team).order_by(Team.key))).scalars())
         ids = {e.operator_id for e in detail.events if e.operator_id}
         names = (
@@ -93,15 +91,13 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
             if ids
             else {}
         )
-    return render_page(
+    return await staff_page(
         request,
         "ticket_page.html",
-        operator=operator,
-        language=operator.language,
-        csrf_token=await csrf_token(request),
         ticket=detail,
         teams=teams,
         names=names,
+        incidents=incidents,
         statuses=[s.value for s in TicketStatus],
         priorities=[p.value for p in Priority],
     )

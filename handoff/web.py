@@ -8,13 +8,16 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from core.events import Event
 from core.models import Author, Conversation, ConversationStatus, Customer, Message
 from core.store import add_outbound, get_conversation, history
 from core.web.auth import current_operator
 from core.web.keys import SESSIONS, TEMPLATES
 from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
-from handoff import canned, inbox, routing
+from handoff import canned, inbox, routing, teams
+from handoff.events import ROUTING_CHANGED
 from tickets.keys import TICKET_DESK
+from tickets.models import Ticket
 
 routes = Routes("inbox")
 
@@ -228,6 +231,9 @@ async def ticket_from_conversation(request: web.Request) -> web.Response:
         )
         if conversation.status is not ConversationStatus.CLOSED:
             await add_outbound(uow, conversation, opened.text, author=Author.SYSTEM)
+            # The ticket's category decides the conversation's team too (tickets are routed by category).
+            ticket = await uow.session.get_one(Ticket, opened.ticket.id)
+            await routing.follow_ticket_team(uow.session, conversation, ticket.team_id)
         number = opened.ticket.number
     return json_response(TicketCreated(number=number), status=201)
 
@@ -284,6 +290,8 @@ async def presence(request: web.Request) -> web.Response:
     async with unit_of_work(request) as uow:
         row = await routing.set_presence(uow.session, current_operator(request).id, body.status, body.capacity)
         out = PresenceOut(status=row.status, capacity=row.capacity)
+        # Coming online (or taking more chats) may let waiting chats be assigned: routing hears it after commit.
+        uow.emit(Event(name=ROUTING_CHANGED, data={"operator_id": row.operator_id, "status": row.status}))
     return json_response(out)
 
 
@@ -291,7 +299,7 @@ async def presence(request: web.Request) -> web.Response:
 async def add_member(request: web.Request) -> web.Response:
     """Add an operator to a team (an operator may be in several)."""
     async with unit_of_work(request) as uow:
-        await routing.add_member(uow.session, request.match_info["key"], match_int(request, "operator_id"))
+        await teams.add_member(uow.session, request.match_info["key"], match_int(request, "operator_id"))
     return json_response(Done())
 
 
@@ -304,7 +312,7 @@ async def team_routing(request: web.Request) -> web.Response:
     """Turn a team's auto-assignment (round-robin among its online operators under capacity) on or off."""
     body = await read_json(request, RoutingIn)
     async with unit_of_work(request) as uow:
-        await routing.set_auto_assign(uow.session, request.match_info["key"], body.auto_assign)
+        await teams.set_auto_assign(uow.session, request.match_info["key"], body.auto_assign)
     return json_response(Done())
 
 

@@ -101,13 +101,14 @@ async function fragment(url: string): Promise<string | null> {
 
 // --- notices, notifications, sound -------------------------------------------------------------------
 
-function notice(text: string): void {
+function notice(text: string, url?: string): void {
   const box = document.querySelector<HTMLElement>("[data-notices]");
   if (!box) return;
   const item = document.createElement("div");
   item.className = "notice warn";
   item.setAttribute("role", "alert");
-  const span = document.createElement("span");
+  const span = document.createElement(url ? "a" : "span");
+  if (url && span instanceof HTMLAnchorElement) span.href = url;
   span.textContent = text;
   const close = document.createElement("button");
   close.type = "button";
@@ -121,6 +122,21 @@ function notice(text: string): void {
 function handleNotice(name: string, data: Data): void {
   const box = document.querySelector<HTMLElement>("[data-notices]");
   if (!box) return;
+  // A conversation moved from one holder to this operator: a transfer to them.
+  const me = document.querySelector<HTMLElement>("[data-operator]")?.dataset.operator;
+  if (
+    name === "conversation.status_changed" &&
+    data.from === "assigned" &&
+    data.to === "assigned" &&
+    me !== undefined &&
+    String(data.assignee_id) === me
+  ) {
+    const id = String(data.conversation_id ?? "");
+    const text = fill(box.dataset.transferred ?? "", { id });
+    notice(text, `/inbox/conversations/${id}`);
+    notify(text, "", `/inbox/conversations/${id}`);
+    return;
+  }
   if (name === "ticket.breach") {
     const kind = String(data.kind ?? "");
     const key = kind === "at_risk" ? "atRisk" : kind;
@@ -338,8 +354,13 @@ function conversationPage(root: HTMLElement): void {
     await refresh();
   };
   thread.addEventListener("click", (event) => {
-    const button = (event.target as HTMLElement).closest<HTMLButtonElement>("button[data-action]");
+    const target = event.target as HTMLElement;
+    const button = target.closest<HTMLButtonElement>("button[data-action]");
     if (button?.dataset.action) void act(button.dataset.action);
+    if (target.closest("button[data-transfer-open]")) transfer?.open();
+  });
+  const transfer = transferDialog(id, async () => {
+    await refresh();
   });
 
   for (const button of document.querySelectorAll<HTMLButtonElement>("[data-insert]")) {
@@ -456,11 +477,73 @@ function conversationPage(root: HTMLElement): void {
   });
 }
 
+// --- transfer (the conversation page) --------------------------------------------------------------------
+
+function transferDialog(id: string, done: () => Promise<void>): { open: () => void } | null {
+  const dialog = document.querySelector<HTMLDialogElement>("dialog[data-transfer]");
+  const form = dialog?.querySelector<HTMLFormElement>("form[data-transfer-form]");
+  const errorBox = dialog?.querySelector<HTMLElement>("[data-transfer-error]");
+  if (!dialog || !form || !errorBox) return null;
+  const operatorSelect = form.querySelector<HTMLSelectElement>("select[name=to_operator_id]");
+  const teamSelect = form.querySelector<HTMLSelectElement>("select[name=to_team]");
+  const sync = (): void => {
+    const toTeam = form.querySelector<HTMLInputElement>("input[name=target]:checked")?.value === "team";
+    if (operatorSelect) operatorSelect.disabled = toTeam;
+    if (teamSelect) teamSelect.disabled = !toTeam;
+  };
+  form.addEventListener("change", () => {
+    errorBox.hidden = true;
+    sync();
+  });
+  form.addEventListener("input", () => {
+    errorBox.hidden = true; // the reason was about the previous choice
+  });
+  dialog.querySelector("[data-transfer-cancel]")?.addEventListener("click", () => dialog.close());
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    errorBox.hidden = true;
+    const toTeam = form.querySelector<HTMLInputElement>("input[name=target]:checked")?.value === "team";
+    const note = form.querySelector<HTMLTextAreaElement>("textarea[name=note]")?.value ?? "";
+    const body: Record<string, unknown> = { note };
+    if (toTeam) body.to_team = teamSelect?.value ?? "";
+    else body.to_operator_id = Number(operatorSelect?.value ?? 0);
+    api("POST", dialog.dataset.url ?? `/api/inbox/conversations/${id}/transfer`, body)
+      .then(async () => {
+        form.reset();
+        sync();
+        dialog.close();
+        await done();
+      })
+      .catch((error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        let text = fill(dialog.dataset.failed ?? "{reason}", { reason });
+        if (error instanceof ApiError && error.status !== 401 && error.status !== 403) {
+          // The server names what it refused: an operator who is not active, a team unknown or disabled.
+          if (error.details.field === "to_operator_id") text = dialog.dataset.badOperator ?? text;
+          else if (error.details.field === "to_team" || error.details.team !== undefined)
+            text = dialog.dataset.badTeam ?? text;
+        }
+        errorBox.textContent = text;
+        errorBox.hidden = false;
+      });
+  });
+  sync();
+  return {
+    open: () => {
+      errorBox.hidden = true;
+      dialog.showModal();
+    },
+  };
+}
+
 // --- forms sent to the JSON API (the ticket page) -----------------------------------------------------
 
 function apiForms(): void {
-  const errorBox = document.querySelector<HTMLElement>("[data-form-error]");
   for (const form of document.querySelectorAll<HTMLFormElement>("form[data-api-form]")) {
+    // The reason a change was refused shows in the form's own card.
+    const errorBox =
+      form.closest("section")?.querySelector<HTMLElement>("[data-form-error]") ??
+      document.querySelector<HTMLElement>("[data-form-error]");
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const body: Record<string, string> = {};
