@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core.db import transaction
 from core.errors import NotFound
@@ -136,6 +137,10 @@ async def _save(request: web.Request, record_id: int | None) -> web.StreamRespon
                 customer_id = record.customer_id if record is not None else None
         except NotFound:
             return await _missing(request, "records.missing.record")
+        except IntegrityError:
+            # Another admin saved the same serial number between the check and the write.
+            problems = [Problem("serial_number", "serial_taken", {"value": values.serial_number})]
+            customer_id = None
         if customer_id is not None:
             raise web.HTTPSeeOther(f"/records/customers/{customer_id}?saved=1")
     return await _form_page(request, form, problems, record_id, status=422)

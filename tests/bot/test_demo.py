@@ -38,3 +38,38 @@ async def test_the_demo_inbox_has_members_and_canned_responses_in_both_languages
     greeting = canned.render(hello["ru"], {"name": "Иван", "operator": "Анна", "ticket": "", "eta": ""})
     assert "Иван" in greeting.text
     assert "Анна" in greeting.text
+
+
+async def test_demo_customers_get_service_records_some_due_soon_once(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.demo import load_demo_service_records
+    from core.models import Customer
+    from records.queries import customers_with_check_due, customers_with_period_ending, records_of
+
+    async with transaction(sessions) as session:
+        session.add_all(
+            Customer(
+                name=f"Клиент {i}",
+                language="ru",
+                timezone="Europe/Moscow",
+                plan="standard",
+                account_number=f"DEMO-{i:05d}",
+            )
+            for i in range(1, 41)
+        )
+        session.add(Customer(name="Не из демо", language="ru", timezone="Europe/Moscow", plan="standard"))
+    [loaded] = await load_demo_service_records(sessions, settings)
+    assert loaded.startswith("service records: ")
+    assert await load_demo_service_records(sessions, settings) == []  # idempotent
+    today = datetime.now(ZoneInfo(settings.default_timezone)).date()
+    async with transaction(sessions) as session:
+        demo = list(await session.scalars(select(Customer).order_by(Customer.id)))
+        for customer in demo[:-1]:
+            assert await records_of(session, customer.id), customer.name
+        assert await records_of(session, demo[-1].id) == []
+        assert await customers_with_check_due(session, 30, today), "some checks are due within a month"
+        assert await customers_with_period_ending(session, 60, today), "some service periods end soon"
