@@ -122,7 +122,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(site: Site, browser: Browser) ->
 def test_a_waiting_chat_appears_live_is_taken_and_the_reply_reaches_telegram(site: Site, browser: Browser) -> None:
     page = staff(browser, site)
     page.goto(f"{site.url}/inbox")
-    expect(page.locator("[data-live-state]")).to_have_text("В сети")
+    expect(page.locator("[data-live-state]")).to_have_text("Обновляется вживую")
     chat, conversation_id = site.ask_for_human("позовите живого оператора <b>срочно</b>")
     # No reload: the live stream brings the new waiting chat into the open page.
     expect(row(page, conversation_id)).to_be_visible()
@@ -236,7 +236,7 @@ def test_a_dropped_connection_shows_offline_and_catches_up(site: Site, browser: 
     page = staff(browser, site)
     page.goto(f"{site.url}/inbox")
     state = page.locator("[data-live-state]")
-    expect(state).to_have_text("В сети")
+    expect(state).to_have_text("Обновляется вживую")
     page.route("**/inbox/events", lambda route: route.abort())  # the network is down for the stream
     site.drop_live_connections()
     expect(state).to_contain_text("Нет связи")
@@ -320,7 +320,7 @@ def test_a_ticket_from_the_conversation_the_ticket_list_and_the_ticket_page(site
 def test_breaches_and_forming_incidents_appear_as_notices_and_the_keyboard_help(site: Site, browser: Browser) -> None:
     page = staff(browser, site)
     page.goto(f"{site.url}/inbox")
-    expect(page.locator("[data-live-state]")).to_have_text("В сети")
+    expect(page.locator("[data-live-state]")).to_have_text("Обновляется вживую")
 
     async def publish() -> None:
         bus = site.app[BUS]

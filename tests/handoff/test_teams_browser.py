@@ -171,7 +171,7 @@ def test_transfer_to_an_operator_with_a_note_bad_targets_and_back_to_a_team(site
     anna = staff(browser, site, "operator")
     vera = staff(browser, site, "vera")
     vera.goto(f"{site.url}/inbox")
-    expect(vera.locator("[data-live-state]")).to_have_text("В сети")
+    expect(vera.locator("[data-live-state]")).to_have_text("Обновляется вживую")
     anna.goto(f"{site.url}/inbox/conversations/{conversation_id}")
     anna.get_by_role("button", name="Взять").click()
     expect(anna.locator(".thread-state .state")).to_have_text("Разговор у вас.")
@@ -249,7 +249,7 @@ def test_auto_assignment_never_picks_an_away_operator(site: Site, browser: Brows
     anna, vera = staff(browser, site, "operator"), staff(browser, site, "vera")
     for page in (anna, vera):
         page.goto(f"{site.url}/inbox?view=mine")
-        expect(page.locator("[data-live-state]")).to_have_text("В сети")
+        expect(page.locator("[data-live-state]")).to_have_text("Обновляется вживую")
     set_presence(vera, "away")
     set_presence(anna, "online")
     assigned = []
