@@ -1,12 +1,22 @@
 """Soak: several real workers on PostgreSQL + Redis under faults — nothing lost, nothing twice, nothing reordered.
 
-    .venv/bin/python bench/soak.py [--workers 3] [--customers 200] [--messages 3]
+    .venv/bin/python bench/soak.py [--workers 3] [--customers 200] [--visitors 50] [--messages 3]
                                    [--faults kill,postgres,redis,telegram] [--scale 1,2,3]
+                                   [--pg-cluster soak --pg-port 5433 --redis-port 6380]
 
 Starts ``--workers`` ``frontline serve`` processes in webhook mode on a scratch PostgreSQL database and Redis.
 The Bot API stand-in plays Telegram: it hands each update to one worker as a load balancer would and, like
-Telegram, retries on another worker until it gets a 200. Each phase has its own customers; each customer writes
-``--messages`` messages one after another (KB questions, small talk, ticket intake, status), customers at once.
+Telegram, retries on another worker until it gets a 200. Each phase has its own customers; each writes
+``--messages`` messages one after another (KB questions, small talk, ticket intake, status), all at once:
+
+* ``--customers`` Telegram customers;
+* ``--visitors`` web-chat visitors on real WebSockets (``standin/widget.py``): each opens its socket on any
+  worker, moves to whichever worker comes next mid-conversation and resumes there (hello with its token and the
+  last number shown; a message not shown back as stored is resent under its client id), acknowledges each reply
+  it is shown, and reconnects at once when its worker dies;
+* every fifth customer and visitor ends by asking for a person; a scripted operator on the inbox JSON API
+  (``standin/operator.py``: sign in, take, reply, close, through any worker) answers each of them once.
+
 In a fault phase, the fault strikes at a random moment of the burst:
 
 * ``kill``: ``kill -9`` of a random worker, restarted at once;
@@ -14,15 +24,19 @@ In a fault phase, the fault strikes at a random moment of the burst:
   (``pg_createcluster 15 soak -p 5433 -- --auth-host=trust``) unless nothing else uses ``main``;
 * ``redis``: the Redis server on ``--redis-port`` shut down and started again three seconds later;
 * ``telegram``: a storm of 429 with ``retry_after``, 500s, and sendMessage calls hanging past the client's
-  timeout (which then reach the chat anyway, as they can with Telegram).
+  timeout, which the stand-in then accepts all the same (as Telegram can): the customer has the reply, the
+  worker saw a timeout.
 
-Per phase it reports: messages accepted by a worker, stored, handled; ``lost`` (accepted but not stored, or
-stored and never handled), ``duplicated`` (stored twice, or more replies reached a chat than the outbox
-recorded), ``out_of_order`` (conversations whose replies answer their messages out of order, or reached the
-chat out of the outbox's order), ``timeout_ambiguous`` (extra deliveries explained by calls that hung past the
-client timeout and reached the chat anyway — the ambiguity no client can resolve), ``recovery_s`` (from the
-fault to the next reply delivered) and ``turns_per_s``. ``--scale`` runs the same burst without faults on 1, 2,
-… workers and reports throughput. Prints one JSON object.
+Per phase it reports: messages accepted (Telegram updates answered 200, web messages shown back stored), stored,
+handled; ``lost`` (accepted but not stored, stored and never handled, a Telegram reply that failed for good, or
+a web reply the visitor was never shown); ``duplicated`` (a message stored twice, the same reply stored twice for
+one message, or more replies reached a Telegram chat than the outbox recorded that the timeout ambiguity does
+not explain); ``out_of_order`` (conversations whose replies answer their messages out of order, or reached the
+chat out of the outbox's order); ``timeout_ambiguous`` (extra deliveries explained by sends that reached the
+chat after the worker had timed out on them — the ambiguity no client can resolve; ``ambiguous_sends`` is how
+many such sends there were); the operator's replies and how many reached their customer exactly once;
+``recovery_s`` (from the fault to the next reply delivered) and ``turns_per_s``. ``--scale`` runs the same mix
+without faults on 1, 2, … workers and reports throughput. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -43,17 +57,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiohttp import ClientError
+from aiohttp import ClientError, ClientSession, ClientTimeout
 from sqlalchemy import func, select
 
+from bot.demo import DEMO_ACCOUNTS
 from bot.runtime import WEBHOOK_PATH, webhook_secret
 from core.db import create_engine, execute_autocommit, session_factory
 from core.migrate import upgrade
-from core.models import DeliveryState, Direction, Message
+from core.models import Author, Channel, Conversation, ConversationStatus, DeliveryState, Direction, Message
 from standin.botapi import BotApiStandIn
 from standin.ledger import Ledger, read_ledger
+from standin.operator import ScriptedOperator
 from standin.processes import Worker, run_command, worker_env
 from standin.stack import TOKEN
+from standin.widget import WebVisitor
 
 QUESTIONS = [
     "не работает интернет с утра",
@@ -67,6 +84,8 @@ QUESTIONS = [
     "my wifi keeps dropping",
     "хочу оставить заявку: роутер не включается",
 ]
+HANDOFF = "позовите живого оператора пожалуйста"
+OPERATOR = next(a for a in DEMO_ACCOUNTS if a.role == "operator")
 
 
 class Cluster:
@@ -84,6 +103,10 @@ class Cluster:
 
     async def stop(self) -> None:
         await asyncio.gather(*(w.stop() for w in self.workers))
+
+    def pick(self) -> str:
+        """Any worker, as a load balancer would choose (a dead one refuses, and the caller tries again)."""
+        return self.workers[self.rng.randrange(len(self.workers))].url
 
     async def deliver(self, update: dict[str, Any]) -> None:
         """Telegram behind a balancer: retry, on whichever worker comes next, until a 200."""
@@ -134,37 +157,52 @@ class Services:
         await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
 
 
-def fault_of(name: str, cluster: Cluster, services: Services) -> Callable[[], Awaitable[int]]:
-    """The fault ``name``; returns how many sendMessage calls it made hang (for the ambiguity count)."""
+def fault_of(name: str, cluster: Cluster, services: Services) -> Callable[[], Awaitable[None]]:
+    """The fault ``name``, striking now."""
 
-    async def kill() -> int:
+    async def kill() -> None:
         worker = cluster.rng.choice(cluster.workers)
         worker.kill()
         await worker.wait_dead()
         await worker.start()
-        return 0
 
-    async def postgres() -> int:
+    async def postgres() -> None:
         await services.restart_postgres()
-        return 0
 
-    async def redis() -> int:
+    async def redis() -> None:
         await services.restart_redis()
-        return 0
 
-    async def telegram() -> int:
+    async def telegram() -> None:
         standin = cluster.standin
-        hangs = 4
-        standin.fail_next("sendMessage", "hang", seconds=20, times=hangs)  # the client gives up after 15 s
+        # The client gives up after 15 s; the stand-in accepts the hung sends at 20 s all the same.
+        standin.fail_next("sendMessage", "hang", seconds=20, times=4)
         standin.fail_next("sendMessage", "429", retry_after=2, times=30)
         standin.fail_next("sendMessage", "500", times=30)
-        return hangs
 
     return {"kill": kill, "postgres": postgres, "redis": redis, "telegram": telegram}[name]
 
 
-async def settle(url: str, chats: list[int], expected: int, patience: float = 600) -> tuple[Ledger, bool]:
-    """Wait until every expected message is stored and handled and nothing is left to deliver.
+async def open_handoffs(url: str, chats: list[str]) -> int:
+    """Conversations of these chats still with a human (waiting or taken and not yet closed)."""
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(Conversation)
+                .join(Message, Message.conversation_id == Conversation.id)
+                .where(
+                    Message.chat_id.in_(chats),
+                    Conversation.status.in_([ConversationStatus.WAITING, ConversationStatus.ASSIGNED]),
+                )
+            )
+    finally:
+        await engine.dispose()
+    return int(count or 0)
+
+
+async def settle(url: str, chats: list[str], expected: int, patience: float = 600) -> tuple[Ledger, bool]:
+    """Wait until every expected message is stored and handled, every handoff closed and nothing left to deliver.
 
     Returns the ledger and whether it settled; an unsettled phase is reported as it stands, not hidden.
     """
@@ -174,18 +212,19 @@ async def settle(url: str, chats: list[int], expected: int, patience: float = 60
         engine = create_engine(url)  # a fresh pool: the database may have restarted under the old one
         try:
             last = await read_ledger(session_factory(engine), chats)
+            with_human = await open_handoffs(url, chats)
         except Exception:  # the database is still coming back after a restart
-            pass
+            with_human = -1
         finally:
             await engine.dispose()
-        if last and len(last.inbound) >= expected and not last.unhandled and not last.pending:
+        if last and len(last.inbound) >= expected and not last.unhandled and not last.pending and with_human == 0:
             return last, True
         if time.monotonic() > deadline and last is not None:
             return last, False
         await asyncio.sleep(1)
 
 
-async def turn_rate(url: str, chats: list[int]) -> float:
+async def turn_rate(url: str, chats: list[str]) -> float:
     """Messages handled per second, from the database's own clock: first stored to last handled."""
     engine = create_engine(url)
     try:
@@ -193,7 +232,7 @@ async def turn_rate(url: str, chats: list[int]) -> float:
             first, last, count = (
                 await session.execute(
                     select(func.min(Message.created_at), func.max(Message.handled_at), func.count()).where(
-                        Message.chat_id.in_([str(c) for c in chats]), Message.direction == Direction.INBOUND
+                        Message.chat_id.in_(chats), Message.direction == Direction.INBOUND
                     )
                 )
             ).one()
@@ -203,8 +242,35 @@ async def turn_rate(url: str, chats: list[int]) -> float:
     return round(count / seconds, 1) if seconds > 0 else 0.0
 
 
-def judge(ledger: Ledger, standin: BotApiStandIn, chats: list[int], accepted: int, hung: int) -> dict[str, Any]:
+async def visitor_ids(url: str, visitors: list[WebVisitor]) -> dict[str, WebVisitor]:
+    """Each visitor's id (a web conversation's chat id), found by the client ids of what it sent."""
+    engine = create_engine(url)
+    found: dict[str, WebVisitor] = {}
+    try:
+        async with session_factory(engine)() as session:
+            for visitor in visitors:
+                vid = await session.scalar(
+                    select(Message.chat_id)
+                    .where(Message.channel == Channel.WEB, Message.channel_message_id.in_(list(visitor.sent)))
+                    .limit(1)
+                )
+                if vid is not None:
+                    found[vid] = visitor
+    finally:
+        await engine.dispose()
+    return found
+
+
+def judge(
+    ledger: Ledger,
+    standin: BotApiStandIn,
+    chats: list[int],
+    visitors: dict[str, WebVisitor],
+    accepted: int,
+) -> dict[str, Any]:
+    """Telegram chats by the stand-in's record, web visitors by what their widget was shown."""
     extra_deliveries = 0
+    ambiguous = 0
     reordered = set(ledger.out_of_order())
     for chat in chats:
         recorded = [
@@ -212,23 +278,70 @@ def judge(ledger: Ledger, standin: BotApiStandIn, chats: list[int], accepted: in
             for m in ledger.outbound
             if m.chat_id == str(chat) and m.delivery_state in (DeliveryState.SENT, DeliveryState.UNKNOWN)
         ]
-        extra_deliveries += max(0, len(standin.sent_messages(chat)) - len(recorded))
+        hung = len(standin.ambiguous_sends(chat))
+        # A send that timed out and is retried reaches the chat twice when the first try got through after all;
+        # those extra deliveries are the timeout ambiguity, counted apart. Any others are duplicates.
+        extra = max(0, len(standin.sent_messages(chat)) - len(recorded))
+        ambiguous += min(extra, hung)
+        extra_deliveries += extra - min(extra, hung)
         numbers = [int(m.channel_message_id) for m in sorted(recorded, key=lambda m: m.seq) if m.channel_message_id]
         if numbers != sorted(numbers):
             reordered.add(f"chat {chat}")
-    ambiguous = min(extra_deliveries, hung)
+    web_unseen = 0
+    web_shown_out_of_order = 0
+    for vid, visitor in visitors.items():
+        replies = [m for m in ledger.outbound if m.chat_id == vid]
+        web_unseen += sum(1 for m in replies if m.seq not in visitor.shown)
+        # The widget shows messages by number; a number given to two different texts would show out of place.
+        web_shown_out_of_order += sum(
+            1 for m in replies if m.seq in visitor.shown and visitor.shown[m.seq].get("text") != m.text
+        )
     stored_keys = {(m.chat_id, m.channel_message_id) for m in ledger.inbound}
+    failed = [m for m in ledger.outbound if m.delivery_state is DeliveryState.FAILED and m.channel is Channel.TELEGRAM]
     return {
         "accepted": accepted,
         "stored": len(stored_keys),
         "handled": len(ledger.inbound) - len(ledger.unhandled),
         "replies": len(ledger.outbound),
-        "lost": (accepted - len(stored_keys)) + len(ledger.unhandled),
-        "duplicated": len(ledger.stored_twice) + extra_deliveries - ambiguous,
-        "out_of_order": len(reordered),
+        "lost": (accepted - len(stored_keys)) + len(ledger.unhandled) + web_unseen + len(failed),
+        "duplicated": len(ledger.stored_twice) + len(ledger.answered_twice) + extra_deliveries,
+        "out_of_order": len(reordered) + web_shown_out_of_order,
         "timeout_ambiguous": ambiguous,
+        "ambiguous_sends": len(standin.ambiguous_sends()),
         "unknown_outcome_flagged": sum(1 for m in ledger.outbound if m.delivery_state is DeliveryState.UNKNOWN),
         "failed_replies": sum(1 for m in ledger.outbound if m.delivery_state is DeliveryState.FAILED),
+        "web_replies_not_shown": web_unseen,
+    }
+
+
+def judge_operator(
+    ledger: Ledger, standin: BotApiStandIn, operator: ScriptedOperator, visitors: dict[str, WebVisitor]
+) -> dict[str, Any]:
+    """Each operator reply reached its customer's channel exactly once (ambiguous timeouts apart)."""
+    by_text = {m.text: m for m in ledger.outbound if m.author is Author.OPERATOR}
+    once = missing = twice = 0
+    for handled in operator.handled.values():
+        stored = by_text.get(handled.reply)
+        if not handled.replied or stored is None:
+            continue
+        if stored.channel is Channel.TELEGRAM:
+            calls = [
+                c for c in standin.calls_to("sendMessage") if c.ok and handled.reply in str(c.params.get("text", ""))
+            ]
+            seen = len(calls) - min(len(calls) - 1, sum(1 for c in calls if c.ambiguous)) if calls else 0
+        else:
+            visitor = visitors.get(stored.chat_id)
+            seen = sum(1 for f in visitor.shown.values() if f.get("text") == handled.reply) if visitor else 0
+        once += seen == 1
+        missing += seen == 0 and stored.delivery_state is not DeliveryState.UNKNOWN
+        twice += seen > 1
+    return {
+        "handoffs_taken": len(operator.handled) - operator.lost_to_others,
+        "operator_replies": sum(1 for h in operator.handled.values() if h.replied),
+        "operator_replies_delivered_once": once,
+        "operator_replies_lost": missing,
+        "operator_replies_duplicated": twice,
+        "operator_requests_retried": dict(operator.errors),
     }
 
 
@@ -238,35 +351,71 @@ async def phase(
     services: Services,
     first_chat: int,
     customers: int,
+    visitors: int,
     messages: int,
     fault: str | None,
 ) -> dict[str, Any]:
     standin = cluster.standin
     chats = list(range(first_chat, first_chat + customers))
     before_sends = len(standin.calls_to("sendMessage"))
-    hung = 0
     struck_at: float | None = None
 
+    def script(n: int) -> list[str]:
+        """Every fifth customer ends by asking for a person; the scripted operator answers them."""
+        said = [QUESTIONS[(n + k) % len(QUESTIONS)] for k in range(messages)]
+        if n % 5 == 0:
+            said[-1] = HANDOFF
+        return said
+
     async def customer(chat: int) -> None:
-        for n in range(messages):
-            text = QUESTIONS[(chat + n) % len(QUESTIONS)]
+        for text in script(chat):
             await cluster.deliver(standin.make_text_update(chat, chat, text, language_code="ru"))
             await asyncio.sleep(cluster.rng.uniform(0.05, 0.5))
 
+    async def visitor(web: WebVisitor, n: int) -> None:
+        await web.connect()
+        for k, text in enumerate(script(n)):
+            if k == messages // 2:
+                await web.hop()  # mid-conversation, to whichever worker comes next
+            await web.say(text)
+            await asyncio.sleep(cluster.rng.uniform(0.05, 0.5))
+
     async def strike() -> None:
-        nonlocal hung, struck_at
+        nonlocal struck_at
         await asyncio.sleep(cluster.rng.uniform(2.0, 6.0))
         struck_at = time.monotonic()
-        hung = await fault_of(fault, cluster, services)() if fault else 0
+        if fault:
+            await fault_of(fault, cluster, services)()
 
     started = time.monotonic()
-    await asyncio.gather(*(customer(c) for c in chats), strike())
-    ledger, settled = await settle(url, chats, customers * messages)
-    elapsed = time.monotonic() - started
-    result = judge(ledger, standin, chats, customers * messages, hung)
+    stop_operator = asyncio.Event()
+    async with (
+        ClientSession(timeout=ClientTimeout(total=30)) as http,
+        ScriptedOperator(cluster.pick, OPERATOR.login, OPERATOR.password) as operator,
+    ):
+        webs = [WebVisitor(http, cluster.pick) for _ in range(visitors)]
+        await operator.sign_in()
+        working = asyncio.create_task(operator.work(stop_operator))
+        try:
+            await asyncio.gather(*(customer(c) for c in chats), *(visitor(w, n) for n, w in enumerate(webs)), strike())
+            by_vid = await visitor_ids(url, webs)
+            everyone = [str(c) for c in chats] + list(by_vid)
+            ledger, settled = await settle(url, everyone, (customers + visitors) * messages)
+            await standin.wait_hangs_over(timeout=120)
+            await asyncio.sleep(2)  # the last acks and catch-ups reach the visitors
+            ledger = await read_fresh(url, everyone)
+        finally:
+            stop_operator.set()
+            await working
+            await asyncio.gather(*(w.close() for w in webs))
+        elapsed = time.monotonic() - started
+        result = judge(ledger, standin, chats, by_vid, (customers + visitors) * messages)
+        result.update(judge_operator(ledger, standin, operator, by_vid))
     result["settled"] = settled
+    result["web_visitors"] = visitors
+    result["web_reconnects"] = sum(w.reconnects for w in webs)
     result["still_pending_replies"] = len(ledger.pending)
-    result["turns_per_s"] = await turn_rate(url, chats)
+    result["turns_per_s"] = await turn_rate(url, everyone)
     result["elapsed_s"] = round(elapsed, 1)
     injected = [c.fault for c in standin.calls_to("sendMessage")[before_sends:] if c.fault]
     result["faults_injected"] = {kind: injected.count(kind) for kind in sorted(set(injected))}
@@ -276,10 +425,19 @@ async def phase(
     return result
 
 
+async def read_fresh(url: str, chats: list[str]) -> Ledger:
+    engine = create_engine(url)
+    try:
+        return await read_ledger(session_factory(engine), chats)
+    finally:
+        await engine.dispose()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--visitors", type=int, default=50, help="web-chat visitors per phase")
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument("--faults", default="kill,postgres,redis,telegram")
     parser.add_argument("--scale", default="1,2,3", help="worker counts for the throughput runs ('' skips them)")
@@ -295,6 +453,7 @@ async def main() -> None:
     result: dict[str, Any] = {
         "workers": args.workers,
         "customers": args.customers,
+        "web_visitors": args.visitors,
         "messages_per_customer": args.messages,
         "database": "postgresql",
         "redis": True,
@@ -320,7 +479,9 @@ async def main() -> None:
                     cluster = Cluster(standin, env, var, count)
                     await cluster.start()
                     try:
-                        run = await phase(url, cluster, services, next_chat, args.customers, args.messages, None)
+                        run = await phase(
+                            url, cluster, services, next_chat, args.customers, args.visitors, args.messages, None
+                        )
                     finally:
                         await cluster.stop()
                     result["scale"][str(count)] = run
@@ -331,7 +492,7 @@ async def main() -> None:
                 try:
                     for fault in [f for f in args.faults.split(",") if f]:
                         result["faults"][fault] = await phase(
-                            url, cluster, services, next_chat, args.customers, args.messages, fault
+                            url, cluster, services, next_chat, args.customers, args.visitors, args.messages, fault
                         )
                         print(f"{fault}: {json.dumps(result['faults'][fault])}", file=sys.stderr, flush=True)
                         next_chat += args.customers

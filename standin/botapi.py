@@ -17,7 +17,9 @@ Typical use::
 Behaviour worth knowing:
 
 * A call is recorded in :attr:`BotApiStandIn.calls` when it is *answered* (so its status
-  is known); a ``hang`` fault is therefore recorded only once the hang ends.
+  is known); a ``hang`` fault is therefore recorded only once the hang ends. A hung
+  ``sendMessage`` whose client timed out meanwhile still reaches the chat and is recorded
+  as ``ambiguous`` — the one outcome no client can tell apart from a loss.
 * ``sendMessage`` / ``editMessageText`` enforce Telegram's real limits (empty text,
   4096 characters, 64-byte callback_data) because those are bugs we want tests to catch.
 * With ``strict=True`` edits/deletes of unknown messages and no-op edits fail like on
@@ -123,10 +125,16 @@ class Call:
     fault: str | None = None  # the injected fault kind, if any
     result: Any = None  # the "result" of a successful answer
     description: str | None = None  # the "description" of an error answer
+    client_gone: bool = False  # the client had closed the connection before the answer (it timed out)
 
     @property
     def ok(self) -> bool:
         return self.status == 200
+
+    @property
+    def ambiguous(self) -> bool:
+        """Accepted after the client gave up: it reached the chat, but the sender saw a timeout."""
+        return self.ok and self.client_gone
 
 
 @dataclass(slots=True)
@@ -148,6 +156,11 @@ class StoredFile:
     file_path: str
     data: bytes
     meta: JsonDict = field(default_factory=dict)
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _decode_params(raw: Mapping[str, Any], uploads: Mapping[str, Upload]) -> JsonDict:
@@ -221,6 +234,8 @@ class BotApiStandIn:
         self._polling_started = asyncio.Event()
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self.hanging = 0  # calls inside a ``hang`` fault right now
+        self._hangs_changed = asyncio.Event()
 
         self.app = web.Application(client_max_size=64 * 1024 * 1024)  # Telegram allows 50 MB uploads
         self.app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
@@ -309,8 +324,10 @@ class BotApiStandIn:
         """Make the next ``times`` calls of ``method`` (matching ``when(params)``) fail.
 
         ``hang`` sleeps ``seconds`` (keep it above the client's timeout) and then answers
-        normally, i.e. the message *is* delivered late, as can happen with Telegram; if the
-        server stops first the hung call is dropped. Faults queue up in FIFO order.
+        normally, i.e. the message *is* delivered late, as can happen with Telegram — also when
+        the client has given up meanwhile: the call is then recorded with ``client_gone`` (see
+        :attr:`Call.ambiguous`). If the server stops first the hung call is dropped (500).
+        Faults queue up in FIFO order.
         """
         fault = Fault(
             kind=kind,
@@ -394,6 +411,25 @@ class BotApiStandIn:
             for c in self.calls_to("sendMessage")
             if c.ok and (chat_id is None or c.params.get("chat_id") == chat_id)
         ]
+
+    def ambiguous_sends(self, chat_id: ChatId | None = None) -> list[Call]:
+        """sendMessage calls that reached the chat although the client had timed out and given up on them."""
+        return [
+            c
+            for c in self.calls_to("sendMessage")
+            if c.ambiguous and (chat_id is None or c.params.get("chat_id") == chat_id)
+        ]
+
+    async def wait_hangs_over(self, timeout: float = 60.0) -> None:
+        """Return once no call is inside a ``hang`` fault (each has been accepted, or dropped by a stop)."""
+        async with asyncio.timeout(timeout):
+            while self.hanging:
+                changed = self._hangs_changed
+                await changed.wait()
+
+    def _notify_hangs(self) -> None:
+        self._hangs_changed.set()
+        self._hangs_changed = asyncio.Event()
 
     def reset(self) -> None:
         """Forget calls, faults, updates and messages (e.g. between benchmark rounds)."""
@@ -687,20 +723,56 @@ class BotApiStandIn:
         token = request.match_info["token"]
         method, handler = self._resolve_method(request.match_info["method"])
         params = await self._read_params(request)
-        fault: Fault | None = None
+        if self.token is None or token == self.token:
+            fault = self._take_fault(method, params)
+            if fault is not None and fault.kind == "hang":
+                # Shielded: whether or not the server cancels a handler whose client went away, the hung call
+                # runs to its end and is accepted, as Telegram does with a request it has already received.
+                return await asyncio.shield(self._hang_then_answer(request, method, handler, params, started, fault))
+        else:
+            fault = None
+        return await self._answer(request, method, handler, params, started, fault)
+
+    async def _hang_then_answer(
+        self,
+        request: web.Request,
+        method: str,
+        handler: MethodHandler | None,
+        params: JsonDict,
+        started: float,
+        fault: Fault,
+    ) -> web.Response:
+        self.hanging += 1
+        try:
+            try:
+                async with asyncio.timeout(fault.seconds):
+                    await self._stopping.wait()
+                # Stopped before the hang was over: the call never reached the chat.
+                description = "Internal Server Error: stand-in stopped during a hang"
+                await self._record(method, params, started, 500, request.match_info["token"], fault, None, description)
+                return web.json_response({"ok": False, "error_code": 500, "description": description}, status=500)
+            except TimeoutError:
+                pass  # the hang is over: accept late, as Telegram sometimes does, even if the client gave up
+            return await self._answer(request, method, handler, params, started, fault)
+        finally:
+            self.hanging -= 1
+            self._notify_hangs()
+
+    async def _answer(
+        self,
+        request: web.Request,
+        method: str,
+        handler: MethodHandler | None,
+        params: JsonDict,
+        started: float,
+        fault: Fault | None,
+    ) -> web.Response:
+        token = request.match_info["token"]
         result: Any = None
         try:
             if self.token is not None and token != self.token:
                 raise ApiError(401, "Unauthorized")
-            fault = self._take_fault(method, params)
-            if fault is not None and fault.kind == "hang":
-                try:
-                    async with asyncio.timeout(fault.seconds):
-                        await self._stopping.wait()
-                    raise ApiError(500, "Internal Server Error: stand-in stopped during a hang")
-                except TimeoutError:
-                    pass  # the hang is over: deliver late, as Telegram sometimes does
-            elif fault is not None:
+            if fault is not None and fault.kind != "hang":
                 raise self._fault_error(fault)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
@@ -716,7 +788,7 @@ class BotApiStandIn:
             description = f"Internal Server Error: stand-in failed: {e!r}"
             await self._record(method, params, started, 500, token, fault, None, description)
             return web.json_response({"ok": False, "error_code": 500, "description": description}, status=500)
-        await self._record(method, params, started, 200, token, fault, result, None)
+        await self._record(method, params, started, 200, token, fault, result, None, client_gone=_client_gone(request))
         return web.json_response({"ok": True, "result": result})
 
     async def _record(
@@ -729,6 +801,8 @@ class BotApiStandIn:
         fault: Fault | None,
         result: Any,
         description: str | None,
+        *,
+        client_gone: bool = False,
     ) -> None:
         call = Call(
             method=method,
@@ -740,6 +814,7 @@ class BotApiStandIn:
             fault=fault.kind if fault is not None else None,
             result=result,
             description=description,
+            client_gone=client_gone,
         )
         async with self._calls_changed:
             self.calls.append(call)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -27,6 +28,14 @@ class Ledger:
     def stored_twice(self) -> list[tuple[str, str | None]]:
         keys = Counter((m.chat_id, m.channel_message_id) for m in self.inbound)
         return [key for key, count in keys.items() if count > 1]
+
+    @property
+    def answered_twice(self) -> list[tuple[int, str]]:
+        """The same reply stored twice for one message: a turn taken twice (by two workers, or after a crash)."""
+        replies = Counter(
+            (int(m.meta["in_reply_to"]), m.text) for m in self.outbound if m.meta.get("in_reply_to") is not None
+        )
+        return [key for key, count in replies.items() if count > 1]
 
     @property
     def unanswered(self) -> list[Message]:
@@ -56,7 +65,8 @@ class Ledger:
         return wrong
 
 
-async def read_ledger(sessions: SessionFactory, chats: list[int]) -> Ledger:
+async def read_ledger(sessions: SessionFactory, chats: Sequence[int | str]) -> Ledger:
+    """Telegram chats by number, web visitors by their id (a web conversation's chat id is the visitor's)."""
     async with sessions() as session:
         rows = await session.execute(
             select(Message).where(Message.chat_id.in_([str(c) for c in chats])).order_by(Message.id)
@@ -68,7 +78,9 @@ async def read_ledger(sessions: SessionFactory, chats: list[int]) -> Ledger:
     )
 
 
-async def settled(sessions: SessionFactory, chats: list[int], expected_inbound: int, timeout: float = 120.0) -> Ledger:
+async def settled(
+    sessions: SessionFactory, chats: Sequence[int | str], expected_inbound: int, timeout: float = 120.0
+) -> Ledger:
     """Wait until every expected message is stored and handled and no reply is left pending."""
     async with asyncio.timeout(timeout):
         while True:

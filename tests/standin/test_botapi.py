@@ -149,12 +149,33 @@ async def test_hang_times_out_the_client(server: BotApiStandIn) -> None:
     assert [(c.fault, c.status) for c in server.calls_to("sendMessage")] == [(None, 200), ("hang", 500)]
 
 
+async def test_a_send_hanging_past_the_client_timeout_reaches_the_chat_and_is_marked_ambiguous(
+    server: BotApiStandIn,
+) -> None:
+    """Telegram can accept a message after the client gave up waiting: the customer has it, the sender saw a
+    timeout. The stand-in delivers it and tells it apart from an ordinary send."""
+    bot = make_bot(server, timeout=0.3)
+    try:
+        server.fail_next("sendMessage", kind="hang", seconds=1.0)
+        with pytest.raises(TelegramNetworkError, match="timeout"):
+            await bot.send_message(42, "late")
+        assert server.hanging == 1
+        await server.wait_hangs_over(timeout=10)
+        await bot.send_message(42, "next")
+    finally:
+        await bot.session.close()
+    assert server.sent_messages(42) == ["late", "next"]
+    assert [c.params["text"] for c in server.ambiguous_sends(42)] == ["late"]
+    assert server.ambiguous_sends(43) == []
+
+
 async def test_short_hang_delivers_late(bot: Bot, server: BotApiStandIn) -> None:
     server.fail_next("sendMessage", kind="hang", seconds=0.2)
     await bot.send_message(42, "slow")
     (call,) = server.calls_to("sendMessage")
     assert call.ok
     assert call.elapsed >= 0.2
+    assert not call.ambiguous, "the client waited for the answer: nothing ambiguous about it"
 
 
 async def test_unknown_method_and_wrong_token(server: BotApiStandIn) -> None:

@@ -147,6 +147,11 @@ def message_frame(message: Message, operator_name: str | None = None) -> dict[st
 
 
 class WebChannel:
+    # A widget shows a message once per (conversation, number) however often it is sent, so a send cut by a
+    # dying worker is simply retried: made ``unknown`` instead, a reply older than the last number the widget
+    # had shown would never reach it (a reconnect catches up only after that number).
+    idempotent = True
+
     def __init__(self, engine: ConversationEngine, sessions: SessionFactory, metrics: WebMetrics) -> None:
         self.engine = engine
         self.sessions = sessions
