@@ -12,6 +12,7 @@ from bot.channels.web import web as webchat
 from bot.keys import DELIVERERS, DELIVERY
 from core.db import create_engine, session_factory
 from core.events import create_bus
+from core.models import Channel
 from core.outbox import DeliveryWorker
 from core.settings import Settings
 from core.templates import Templates
@@ -61,7 +62,8 @@ async def embedder_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
     """The outbox worker; channels have registered their deliverers in earlier contexts."""
-    worker = DeliveryWorker(app[SESSIONS], app[BUS], app[DELIVERERS])
+    limits = {Channel.TELEGRAM: app[SETTINGS].telegram_rate_limit}
+    worker = DeliveryWorker(app[SESSIONS], app[BUS], app[DELIVERERS], limits=limits)
     app[DELIVERY] = worker
     await worker.start()
     worker.wake()  # replies left pending by a previous run go out now
