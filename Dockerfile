@@ -9,6 +9,7 @@ COPY nlu nlu
 COPY kb kb
 COPY sla sla
 COPY tickets tickets
+COPY records records
 COPY handoff handoff
 COPY portal portal
 COPY bot bot

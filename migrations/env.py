@@ -13,6 +13,7 @@ import handoff.models  # noqa: F401  (each import registers its tables on Base.m
 import kb.models  # noqa: F401
 import notices.models  # noqa: F401
 import portal.models  # noqa: F401
+import records.models  # noqa: F401
 import tickets.models  # noqa: F401
 from core.db import create_engine
 from core.models import Base

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import kb.models  # noqa: F401
 import notices.models  # noqa: F401
 import portal.models  # noqa: F401
+import records.models  # noqa: F401
 import tickets.models  # noqa: F401
 from core.db import create_engine, execute_autocommit
 from core.migrate import alembic_config, head_revisions, upgrade
