@@ -29,6 +29,8 @@ from kb import web as kb_web
 from nlu.embedding import shared_embedder
 from nlu.engines import nlu_engine_ctx
 from nlu.keys import EMBEDDER
+from notices import pages as notices_pages
+from notices.runtime import notices_ctx
 from portal import web as portal_web
 from reports import gauges as reports_gauges
 from reports import web as reports_web
@@ -88,7 +90,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[METRICS] = metrics
     app[TEMPLATES] = Templates.load(settings.data_dir / "templates", settings.default_language)
     app[PAGES] = create_pages(
-        portal_web.PAGES_DIR, webchat.PAGES_DIR, kb_pages.PAGES_DIR, reports_web.PAGES_DIR, inbox_pages.PAGES_DIR
+        portal_web.PAGES_DIR,
+        webchat.PAGES_DIR,
+        kb_pages.PAGES_DIR,
+        reports_web.PAGES_DIR,
+        inbox_pages.PAGES_DIR,
+        notices_pages.PAGES_DIR,
     )
     app[ASSETS] = Assets(settings.static_dir)
     # The staff top bar: each section is shown to the roles that may open it.
@@ -106,6 +113,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(tickets_web.breach_ctx)
     app.cleanup_ctx.append(portal_web.portal_ctx)
     app.cleanup_ctx.append(reports_gauges.gauges_ctx)
+    app.cleanup_ctx.append(notices_ctx)  # notices' fan-out and the daily reminders
     app.cleanup_ctx.append(runtime.engine_ctx)
     app.cleanup_ctx.append(runtime.telegram_ctx)
     app.cleanup_ctx.append(webchat.webchat_ctx)
@@ -121,6 +129,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     portal_web.register(app)  # the help center, the catalog and the customer portal
     kb_pages.register(app)  # the editors' pages (and their section in the staff top bar)
     reports_web.register(app)  # /reports for managers and admins
+    notices_pages.register(app)  # /notices for admins
     # Channels add their deliverers before the outbox worker starts.
     app.cleanup_ctx.append(delivery_ctx)
     return app

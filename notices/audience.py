@@ -23,7 +23,7 @@ from core.models import Channel, Conversation, Customer
 from notices.models import NoticeOptOut
 from tickets.models import Incident, LinkState, Ticket, TicketIncident, TicketStatus
 
-__all__ = ["Audience", "AudienceKind", "DueSource", "Preview", "Target", "preview", "targets"]
+__all__ = ["Audience", "AudienceKind", "DueSource", "Preview", "Target", "preview", "reach", "targets"]
 
 OPEN_TICKET = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
 SAMPLE = 5
@@ -198,3 +198,12 @@ async def preview(
         sample = sample.where(~base.c.opted_out)
     names = [str(n or "—") for n in (await session.execute(sample)).scalars()]
     return Preview(count=int(total) - opted_out, opted_out=opted_out, names=names)
+
+
+async def reach(session: AsyncSession, customer_ids: Sequence[int]) -> dict[int, Target]:
+    """Where each of these customers is reached (their latest conversation); customers who never wrote are absent."""
+    if not customer_ids:
+        return {}
+    stmt = _base(Audience(kind=AudienceKind.ALL), None).where(Customer.id.in_(list(customer_ids)))
+    rows = (await session.execute(stmt)).all()
+    return {r[0]: Target(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows}

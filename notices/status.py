@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import Customer, DeliveryState, Message
 from notices.models import NoticeRecipient, RecipientState
 
-__all__ = ["Failure", "NoticeStatus", "failures", "notice_status", "outcome"]
+__all__ = ["OUTCOMES", "Failure", "NoticeStatus", "failures", "notice_status", "outcome"]
 
 FAILED = (DeliveryState.FAILED, DeliveryState.UNKNOWN)
+OUTCOMES = ("pending", "delivered", "failed", "opted_out")
 
 
 def outcome(state: RecipientState, delivery: DeliveryState | None) -> str:
