@@ -125,9 +125,9 @@ async def _notice(request: web.Request, notice_id: int) -> tuple[Notice, Preview
             seen = await preview(
                 session, audience, urgent=notice.kind.urgent, sources=request.config_dict.get(DUE_SOURCES)
             )
-        status = await notice_status(session, notice_id)
+        counts = await notice_status(session, notice_id)
         failed = await failures(session, notice_id)
-    return notice, seen, {"status": status, "failed": failed, "audience": audience}
+    return notice, seen, {"counts": counts, "failed": failed, "audience": audience}
 
 
 @routes.get("/notices/{id}", access=Access.ADMIN, html=True)
@@ -174,16 +174,20 @@ async def notice_send(request: web.Request) -> web.StreamResponse:
     notice_id = match_int(request, "id")
     operator = current_operator(request)
     sources = request.config_dict.get(DUE_SOURCES)
+    refused: int | None = None  # a page is rendered only after this transaction ends (SQLite: one writer)
+    started = False
     async with transaction(request.config_dict[SESSIONS]) as session:
         notice = await session.get(Notice, notice_id)
         if notice is None:
-            return await _render_notice(request, notice_id)
-        if notice.state is NoticeState.DRAFT:
+            refused = 404
+        elif notice.state is NoticeState.DRAFT:
             audience = Audience.model_validate(notice.audience)
             seen = await preview(session, audience, urgent=notice.kind.urgent, sources=sources)
-            if seen.count == 0:
-                return await _render_notice(request, notice_id, status=422)
-        started = await sending.start(session, notice_id, operator.id)
+            refused = 422 if seen.count == 0 else None
+        if refused is None:
+            started = await sending.start(session, notice_id, operator.id)
+    if refused is not None:
+        return await _render_notice(request, notice_id, status=refused)
     if not started:
         message = request.config_dict[TEMPLATES].render("notices.already_sent", operator.language)
         return await _render_notice(request, notice_id, status=409, message=message)
