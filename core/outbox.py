@@ -117,6 +117,7 @@ class DeliveryWorker:
         batch: int = 100,
         poll_interval: float = 1.0,
         limits: dict[Channel, float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._factory = factory
         self._bus = bus
@@ -124,7 +125,7 @@ class DeliveryWorker:
         self.policy = policy or RetryPolicy()
         self._batch = batch
         # A limit of 0 (or none) means the channel is not throttled here.
-        self._limits = {channel: RateLimit(rate) for channel, rate in (limits or {}).items() if rate > 0}
+        self._limits = {channel: RateLimit(rate, clock) for channel, rate in (limits or {}).items() if rate > 0}
         self._throttled = False
         self._loop = PeriodicTask("outbox-delivery", self._step, poll_interval)
         bus.subscribe(self._on_event, MESSAGE_STORED)
