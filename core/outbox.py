@@ -15,8 +15,8 @@ twice, or a ticket number twice, looks broken and costs trust); channels whose d
 so (``Deliverer.idempotent``) and are simply retried. Every path counts attempts against the cap.
 
 A channel may have a rate limit (``RateLimit``, messages per second in this process): each pass claims no more
-of its messages than the limit's bucket holds, so a fan-out of thousands of notices goes out at the channel's
-pace instead of drawing 429s. Replies of one conversation already go one at a time (the head rule above).
+of its messages than the last second's sends leave room for, so a fan-out of thousands of notices goes out at
+the channel's pace instead of drawing 429s. Replies of one conversation already go one at a time (the head rule above).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -75,36 +76,53 @@ class RetryPolicy:
 
 
 class RateLimit:
-    """A token bucket: ``rate`` messages a second on average, bursts of at most one second's worth."""
+    """At most ``rate`` sends in any window of one second (a log of the sends of the last window).
+
+    A token bucket would let a full bucket and its refill through in one second — twice the rate; Telegram
+    counts messages per second, so the window is what is limited. A send counts from when it is finished
+    (``finished``), not from when it was claimed: a slow round trip must not squeeze two passes' sends into
+    one second at the channel. A rate below 1 widens the window instead (0.5: one send in any two seconds).
+    """
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0:
             raise ValueError("a rate limit needs a positive rate")
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.per_window = max(1, int(rate))
+        self.window = self.per_window / rate
         self._clock = clock
-        self._tokens = self.capacity
-        self._at = clock()
+        self._log: deque[float] = deque()
 
-    def _refill(self) -> None:
+    def _prune(self) -> float:
         now = self._clock()
-        self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
-        self._at = now
+        while self._log and self._log[0] <= now - self.window:
+            self._log.popleft()
+        return now
 
     def take(self, wanted: int) -> int:
-        """Take up to ``wanted`` whole tokens; how many were taken (0 when the bucket is empty)."""
-        self._refill()
-        taken = max(0, min(wanted, int(self._tokens)))
-        self._tokens -= taken
+        """Reserve up to ``wanted`` sends now; how many may go (0 while the window is full)."""
+        now = self._prune()
+        taken = max(0, min(wanted, self.per_window - len(self._log)))
+        self._log.extend([now] * taken)
         return taken
 
     def give_back(self, unused: int) -> None:
-        self._tokens = min(self.capacity, self._tokens + unused)
+        """Return reservations that were not used (fewer messages were due than reserved)."""
+        for _ in range(min(unused, len(self._log))):
+            self._log.pop()
+
+    def finished(self, sends: int) -> None:
+        """The last ``sends`` reservations went out just now: their second starts now."""
+        now = self._clock()
+        for i in range(max(0, len(self._log) - sends), len(self._log)):
+            self._log[i] = now
 
     def wait(self) -> float:
-        """Seconds until the next whole token."""
-        self._refill()
-        return max(0.0, (1.0 - self._tokens) / self.rate)
+        """Seconds until a send may go."""
+        now = self._prune()
+        if len(self._log) < self.per_window:
+            return 0.0
+        return max(0.0, self._log[0] + self.window - now)
 
 
 class DeliveryWorker:
@@ -127,6 +145,7 @@ class DeliveryWorker:
         # A limit of 0 (or none) means the channel is not throttled here.
         self._limits = {channel: RateLimit(rate, clock) for channel, rate in (limits or {}).items() if rate > 0}
         self._throttled = False
+        self._in_flight: dict[Channel, int] = {}
         self._loop = PeriodicTask("outbox-delivery", self._step, poll_interval)
         bus.subscribe(self._on_event, MESSAGE_STORED)
 
@@ -192,6 +211,7 @@ class DeliveryWorker:
                     continue
                 taken = await self._claim_heads(session, now, [channel], budget)
                 limit.give_back(budget - len(taken))
+                self._in_flight[channel] = len(taken)
                 self._throttled |= len(taken) == budget
                 claimed += taken
         return claimed
@@ -237,6 +257,9 @@ class DeliveryWorker:
         if not claimed:
             return 0
         results = await asyncio.gather(*(self._deliver(m) for m in claimed))
+        for channel, sends in self._in_flight.items():
+            self._limits[channel].finished(sends)
+        self._in_flight.clear()
         return sum(results)
 
     async def _deliver(self, message: Message) -> int:

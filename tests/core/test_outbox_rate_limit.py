@@ -34,17 +34,31 @@ class RecordingChannel:
         return f"id-{len(self.sent)}"
 
 
-def test_the_bucket_gives_a_second_of_sends_then_refills_at_the_rate() -> None:
+def test_no_window_of_one_second_holds_more_than_the_rate() -> None:
     clock = Clock()
-    bucket = RateLimit(5, clock)
-    assert bucket.take(100) == 5
-    assert bucket.take(1) == 0
-    clock.now = 0.4
-    assert bucket.take(100) == 2
-    bucket.give_back(1)
-    assert bucket.take(100) == 1
+    limit = RateLimit(5, clock)
+    assert limit.take(3) == 3
+    clock.now = 0.5
+    assert limit.take(100) == 2
+    assert limit.wait() == 0.5
+    clock.now = 0.9
+    assert limit.take(100) == 0, "the window from 0.0 holds five"
+    clock.now = 1.0
+    assert limit.take(100) == 3, "the first three left the window"
+    limit.give_back(1)
+    assert limit.take(100) == 1
     clock.now = 100.0
-    assert bucket.take(100) == 5, "an idle bucket holds one second's worth, not more"
+    assert limit.take(100) == 5, "an idle channel gets one window's worth, not more"
+
+
+def test_a_rate_below_one_widens_the_window() -> None:
+    clock = Clock()
+    limit = RateLimit(0.5, clock)
+    assert limit.take(10) == 1
+    clock.now = 1.5
+    assert limit.take(10) == 0
+    clock.now = 2.0
+    assert limit.take(10) == 1
 
 
 async def test_a_pass_sends_no_more_than_the_channel_limit_and_other_channels_go_on(
@@ -84,3 +98,16 @@ async def test_a_zero_limit_means_no_limit(sessions: SessionFactory, bus: InProc
     channel = RecordingChannel()
     worker = DeliveryWorker(sessions, bus, {Channel.TELEGRAM: channel}, limits={Channel.TELEGRAM: 0})
     assert await worker.drain_once() == 3
+
+
+def test_a_send_counts_from_when_it_finished_not_when_it_was_claimed() -> None:
+    """A slow round trip must not let the next pass's sends reach the channel in the same second."""
+    clock = Clock()
+    limit = RateLimit(5, clock)
+    assert limit.take(5) == 5
+    clock.now = 0.8
+    limit.finished(5)
+    clock.now = 1.0
+    assert limit.take(5) == 0
+    clock.now = 1.8
+    assert limit.take(5) == 5
