@@ -146,6 +146,15 @@ async def test_opt_out_by_button_and_command_is_honoured_and_incident_notices_st
     assert len(desk.sent(RU)) == before_ru + 3, "after /notices_on (and its answer) notices come again"
 
 
+async def test_typed_words_stop_notices_too(desk: Stack) -> None:
+    stopped = await desk.say(BLOCKED, "не присылайте уведомления, пожалуйста")
+    assert any("больше не буду" in text for text in stopped), stopped
+    again = await desk.say(BLOCKED, "отписаться от уведомлений")
+    assert any("уже отключены" in text for text in again), again
+    resumed = await desk.say(BLOCKED, "присылайте уведомления")
+    assert any("снова буду присылать" in text.lower() for text in resumed), resumed
+
+
 async def test_an_empty_audience_sends_nothing_and_says_so(desk: Stack) -> None:
     csrf = await sign_in(desk.client, "admin")
     page = await _compose(desk, csrf, "service", "empty-form-1", plan="nobody-has-this-plan")
