@@ -77,19 +77,13 @@ async def notices_page(request: web.Request) -> web.StreamResponse:
     return await _compose(request, _form_from_preset(request, request.query.get("preset", "")))
 
 
-def _draft_fields(form: dict[str, str]) -> dict[str, object]:
+def _audience_fields(form: dict[str, str]) -> dict[str, object]:
     days = form.get("days", "").strip()
     return {
-        "key": form.get("key", ""),
-        "kind": form.get("kind", ""),
-        "title": form.get("title", ""),
-        "text_ru": form.get("text_ru", ""),
-        "text_en": form.get("text_en", ""),
-        "audience": {
-            "kind": form.get("audience", ""),
-            "value": form.get("value", "").strip(),
-            "days": int(days) if days.isdigit() and len(days) <= 4 else (0 if not days else -1),
-        },
+        "kind": form.get("audience", ""),
+        "value": form.get("value", "").strip(),
+        # Not a number (or absurdly long): -1, which the audience refuses with a clear reason.
+        "days": int(days) if days.isdigit() and len(days) <= 4 else (0 if not days else -1),
     }
 
 
@@ -100,11 +94,9 @@ async def notices_create(request: web.Request) -> web.StreamResponse:
     form = {name: str(data.get(name, ""))[:4000] for name in FIELDS}
     operator = current_operator(request)
     try:
-        fields = _draft_fields(form)
-        audience = fields["audience"]
-        assert isinstance(audience, dict)
-        fields["audience"] = Audience.read(audience)
-        draft = sending.NoticeDraft.read(fields)
+        audience = Audience.read(_audience_fields(form))
+        fields = {name: form.get(name, "") for name in ("key", "kind", "title", "text_ru", "text_en")}
+        draft = sending.NoticeDraft.read({**fields, "audience": audience})
         async with transaction(request.config_dict[SESSIONS]) as session:
             notice = await sending.create(session, draft, operator.id)
             notice_id = notice.id

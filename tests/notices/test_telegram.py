@@ -163,3 +163,31 @@ async def test_an_empty_audience_sends_nothing_and_says_so(desk: Stack) -> None:
     assert 'id="send"' not in html
     assert await _send(desk, csrf, page) == 422
     assert await _counts(desk, page) == {}, "still a draft: nothing was sent"
+
+
+async def test_a_bad_notice_form_is_shown_back_with_the_reason_and_nothing_is_stored(desk: Stack) -> None:
+    csrf = await sign_in(desk.client, "admin")
+    base = {"csrf_token": csrf, "kind": "service", "audience": "all", "text_ru": "Текст", "text_en": "Text"}
+    cases = [
+        ({"key": "bad-form-empty-1", "text_ru": "   "}, "text_ru"),
+        ({"key": "bad-form-huge-1", "text_en": "x" * 3600}, "text_en"),
+        ({"key": "bad-form-plan-1", "audience": "plan", "value": ""}, "needs a value"),
+        ({"key": "bad-form-days-1", "audience": "check_due", "days": "abc"}, "days"),
+        ({"key": "bad-form-kind-1", "kind": "reminder"}, "composed"),
+        ({"key": "bad-form-incident-1", "audience": "incident", "value": "424242"}, "no incident 424242"),
+        ({"key": "x"}, "key"),
+    ]
+    for change, reason in cases:
+        response = await desk.client.post("/notices", data={**base, **change}, allow_redirects=False)
+        page = await response.text()
+        assert response.status == 422, (change, response.status)
+        assert reason in page, (reason, change)
+        assert 'role="alert"' in page
+    response = await desk.client.post(
+        "/notices",
+        data={**base, "key": "bad-form-html-1", "text_ru": "<script>alert(1)</script>"},
+        allow_redirects=False,
+    )
+    notice = await (await desk.client.get(response.headers["Location"])).text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in notice
+    assert "<script>alert(1)</script>" not in notice
