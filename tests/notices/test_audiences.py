@@ -15,6 +15,7 @@ from core.models import Channel, Conversation, ConversationStatus, Customer, Del
 from core.settings import ROOT
 from core.templates import Templates
 from core.uow import UnitOfWork
+from core.web.metrics import Metrics
 from notices import optout, sending
 from notices.audience import Audience, AudienceKind, preview, targets
 from notices.models import Notice, NoticeKind, NoticeRecipient, NoticeState, RecipientState
@@ -22,6 +23,7 @@ from notices.reminders import ReminderRule, Reminders
 from notices.runtime import DUE, _next_check, _period_end
 from notices.status import notice_status
 from records.models import RecordKind, ServiceRecord
+from reports.gauges import DeskGauges
 from sla.policy import Impact, Priority, Urgency
 from tests.support.people import add_conversation, person
 from tickets.models import Incident, LinkState, Ticket, TicketIncident, TicketStatus
@@ -295,3 +297,28 @@ async def test_a_reminder_is_sent_once_per_record_and_due_date(sessions: Session
     async with sessions() as session:
         sent = [s.state for s in await session.scalars(select(NoticeRecipient))]
     assert sent.count(RecipientState.QUEUED) == 2
+
+
+async def test_the_notices_sent_gauge_counts_recipients_by_kind_and_outcome(
+    sessions: SessionFactory, templates: Templates
+) -> None:
+    await person(sessions, "Анна")
+    oleg = await person(sessions, "Олег")
+    async with transaction(sessions) as session:
+        await optout.opt_out(session, oleg.customer.id)
+    notice = await _send(sessions, templates, Audience(kind=AudienceKind.ALL), NoticeKind.SERVICE, "gauge-key-1")
+    async with transaction(sessions) as session:
+        recipient = (
+            await session.scalars(
+                select(NoticeRecipient).where(
+                    NoticeRecipient.notice_id == notice.id, NoticeRecipient.state == RecipientState.QUEUED
+                )
+            )
+        ).one()
+        (await session.get_one(Message, recipient.message_id)).delivery_state = DeliveryState.SENT
+    metrics = Metrics()
+    await DeskGauges(metrics).refresh(sessions)
+    text = metrics.render().decode()
+    assert 'frontline_notices_sent{kind="service",outcome="delivered"} 1.0' in text
+    assert 'frontline_notices_sent{kind="service",outcome="opted_out"} 1.0' in text
+    assert 'frontline_notices_sent{kind="incident",outcome="delivered"} 0.0' in text
