@@ -124,6 +124,10 @@ async def fan_out(
         return False
     audience = Audience.model_validate(notice.audience)
     batch_targets = await targets(session, audience, after=notice.cursor, limit=batch, sources=sources, today=today)
+    # The batch's conversations in one query: each recipient's lookup below is then served from the session.
+    wanted = [t.conversation_id for t in batch_targets if not (t.opted_out and not notice.kind.urgent)]
+    if wanted:
+        (await session.scalars(select(Conversation).where(Conversation.id.in_(wanted)))).all()
     for target in batch_targets:
         if target.opted_out and not notice.kind.urgent:
             session.add(
