@@ -11,6 +11,7 @@ COPY sla sla
 COPY tickets tickets
 COPY records records
 COPY handoff handoff
+COPY notices notices
 COPY portal portal
 COPY bot bot
 COPY migrations migrations

@@ -41,8 +41,8 @@ run: demo frontend
 
 lint: install frontend/node_modules/.installed
 	cd frontend && npm run --silent check
-	$(BIN)/ruff check core nlu kb sla tickets records handoff portal reports bot standin tests bench migrations
-	$(BIN)/ruff format --check core nlu kb sla tickets records handoff portal reports bot standin tests bench
+	$(BIN)/ruff check core nlu kb sla tickets records handoff notices portal reports bot standin tests bench migrations
+	$(BIN)/ruff format --check core nlu kb sla tickets records handoff notices portal reports bot standin tests bench
 
 typecheck: install
 	$(BIN)/mypy

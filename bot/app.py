@@ -12,6 +12,7 @@ from bot.channels.web import web as webchat
 from bot.keys import DELIVERERS, DELIVERY
 from core.db import create_engine, session_factory
 from core.events import create_bus
+from core.models import Channel
 from core.outbox import DeliveryWorker
 from core.settings import Settings
 from core.templates import Templates
@@ -28,6 +29,8 @@ from kb import web as kb_web
 from nlu.embedding import shared_embedder
 from nlu.engines import nlu_engine_ctx
 from nlu.keys import EMBEDDER
+from notices import pages as notices_pages
+from notices.runtime import notices_ctx
 from portal import web as portal_web
 from records import pages as records_pages
 from reports import gauges as reports_gauges
@@ -62,7 +65,8 @@ async def embedder_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
     """The outbox worker; channels have registered their deliverers in earlier contexts."""
-    worker = DeliveryWorker(app[SESSIONS], app[BUS], app[DELIVERERS])
+    limits = {Channel.TELEGRAM: app[SETTINGS].telegram_rate_limit}
+    worker = DeliveryWorker(app[SESSIONS], app[BUS], app[DELIVERERS], limits=limits)
     app[DELIVERY] = worker
     await worker.start()
     worker.wake()  # replies left pending by a previous run go out now
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         reports_web.PAGES_DIR,
         inbox_pages.PAGES_DIR,
         records_pages.PAGES_DIR,
+        notices_pages.PAGES_DIR,
     )
     app[ASSETS] = Assets(settings.static_dir)
     # The staff top bar: each section is shown to the roles that may open it.
@@ -110,6 +115,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(tickets_web.breach_ctx)
     app.cleanup_ctx.append(portal_web.portal_ctx)
     app.cleanup_ctx.append(reports_gauges.gauges_ctx)
+    app.cleanup_ctx.append(notices_ctx)  # notices' fan-out and the daily reminders
     app.cleanup_ctx.append(runtime.engine_ctx)
     app.cleanup_ctx.append(runtime.telegram_ctx)
     app.cleanup_ctx.append(webchat.webchat_ctx)
@@ -126,6 +132,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     kb_pages.register(app)  # the editors' pages (and their section in the staff top bar)
     reports_web.register(app)  # /reports for managers and admins
     records_pages.register(app)  # /records: customers' equipment and services, for admins
+    notices_pages.register(app)  # /notices for admins
     # Channels add their deliverers before the outbox worker starts.
     app.cleanup_ctx.append(delivery_ctx)
     return app

@@ -35,6 +35,7 @@ class Action(StrEnum):
     CSAT = "csat"  # argument: <conversation id>.<rating>
     TICKET_CSAT = "tcsat"  # argument: <ticket id>.<rating>
     PORTAL = "portal"  # a one-time link to the customer's portal
+    NOTICES_OFF = "noff"  # under a non-urgent notice: "don't send me such notices" (only the presser's own choice)
 
 
 _PART = re.compile(r"^[A-Za-z0-9._-]*$")

@@ -13,12 +13,19 @@ lease has run out nobody can tell whether the customer got it. The rule chosen: 
 One reply possibly missing, flagged, is better than a silent duplicate (a customer getting the same answer
 twice, or a ticket number twice, looks broken and costs trust); channels whose delivery is idempotent say
 so (``Deliverer.idempotent``) and are simply retried. Every path counts attempts against the cap.
+
+A channel may have a rate limit (``RateLimit``, messages per second in this process): each pass claims no more
+of its messages than the last second's sends leave room for, so a fan-out of thousands of notices goes out at
+the channel's pace instead of drawing 429s. Replies of one conversation already go one at a time (the head rule above).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -68,6 +75,56 @@ class RetryPolicy:
         return float(min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1)))
 
 
+class RateLimit:
+    """At most ``rate`` sends in any window of one second (a log of the sends of the last window).
+
+    A token bucket would let a full bucket and its refill through in one second — twice the rate; Telegram
+    counts messages per second, so the window is what is limited. A send counts from when it is finished
+    (``finished``), not from when it was claimed: a slow round trip must not squeeze two passes' sends into
+    one second at the channel. A rate below 1 widens the window instead (0.5: one send in any two seconds).
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError("a rate limit needs a positive rate")
+        self.rate = rate
+        self.per_window = max(1, int(rate))
+        self.window = self.per_window / rate
+        self._clock = clock
+        self._log: deque[float] = deque()
+
+    def _prune(self) -> float:
+        now = self._clock()
+        while self._log and self._log[0] <= now - self.window:
+            self._log.popleft()
+        return now
+
+    def take(self, wanted: int) -> int:
+        """Reserve up to ``wanted`` sends now; how many may go (0 while the window is full)."""
+        now = self._prune()
+        taken = max(0, min(wanted, self.per_window - len(self._log)))
+        self._log.extend([now] * taken)
+        return taken
+
+    def give_back(self, unused: int) -> None:
+        """Return reservations that were not used (fewer messages were due than reserved)."""
+        for _ in range(min(unused, len(self._log))):
+            self._log.pop()
+
+    def finished(self, sends: int) -> None:
+        """The last ``sends`` reservations went out just now: their second starts now."""
+        now = self._clock()
+        for i in range(max(0, len(self._log) - sends), len(self._log)):
+            self._log[i] = now
+
+    def wait(self) -> float:
+        """Seconds until a send may go."""
+        now = self._prune()
+        if len(self._log) < self.per_window:
+            return 0.0
+        return max(0.0, self._log[0] + self.window - now)
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -77,12 +134,18 @@ class DeliveryWorker:
         policy: RetryPolicy | None = None,
         batch: int = 100,
         poll_interval: float = 1.0,
+        limits: dict[Channel, float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._factory = factory
         self._bus = bus
         self._deliverers = deliverers
         self.policy = policy or RetryPolicy()
         self._batch = batch
+        # A limit of 0 (or none) means the channel is not throttled here.
+        self._limits = {channel: RateLimit(rate, clock) for channel, rate in (limits or {}).items() if rate > 0}
+        self._throttled = False
+        self._in_flight: dict[Channel, int] = {}
         self._loop = PeriodicTask("outbox-delivery", self._step, poll_interval)
         bus.subscribe(self._on_event, MESSAGE_STORED)
 
@@ -100,7 +163,12 @@ class DeliveryWorker:
         self._loop.wake()
 
     async def _step(self) -> bool:
-        return await self.drain_once() > 0
+        sent = await self.drain_once()
+        if self._throttled:
+            # A limited channel used its whole budget: more may be due; come back when the next token is.
+            await asyncio.sleep(min(limit.wait() for limit in self._limits.values()))
+            return True
+        return sent > 0
 
     async def _expire_leases(self, session: AsyncSession, now: datetime) -> None:
         """Sends whose worker died (lease over): retried if the channel is idempotent, else ``unknown``."""
@@ -127,39 +195,60 @@ class DeliveryWorker:
                 log.warning("a reply's delivery is unknown; left for an operator", extra={"message_id": message_id})
 
     async def _claim(self) -> list[Message]:
-        """Claim the due head (earliest undelivered reply) of each conversation, in SQL."""
+        """Claim the due heads of the conversations, each rate-limited channel within its bucket."""
         now = utcnow()
+        self._throttled = False
         async with transaction(self._factory) as session:
             await self._expire_leases(session, now)
-            earlier = aliased(Message)
-            blocked = exists().where(
-                earlier.conversation_id == Message.conversation_id,
-                earlier.seq < Message.seq,
-                earlier.delivery_state.in_([DeliveryState.PENDING, DeliveryState.SENDING]),
-            )
-            stmt = (
-                select(Message)
-                .where(
-                    Message.delivery_state == DeliveryState.PENDING,
-                    Message.channel.in_(list(self._deliverers)),
-                    (Message.next_attempt_at.is_(None)) | (Message.next_attempt_at <= now),
-                    ~blocked,
-                )
-                .order_by(Message.id)
-                .limit(self._batch)
-            )
-            stmt = for_update(stmt, session, skip_locked=True)
-            claimed: list[Message] = []
-            for message in (await session.execute(stmt)).scalars():
-                if message.attempts >= self.policy.max_attempts:
-                    message.delivery_state = DeliveryState.FAILED
-                    message.next_attempt_at = None
-                    message.last_error = (message.last_error or "") + " (gave up: attempt cap)"
+            free = [channel for channel in self._deliverers if channel not in self._limits]
+            claimed = await self._claim_heads(session, now, free, self._batch) if free else []
+            for channel, limit in self._limits.items():
+                if channel not in self._deliverers:
                     continue
-                message.delivery_state = DeliveryState.SENDING
-                message.next_attempt_at = now + timedelta(seconds=self.policy.lease)
-                message.attempts += 1
-                claimed.append(message)
+                budget = limit.take(self._batch)
+                if budget == 0:
+                    self._throttled = True
+                    continue
+                taken = await self._claim_heads(session, now, [channel], budget)
+                limit.give_back(budget - len(taken))
+                self._in_flight[channel] = len(taken)
+                self._throttled |= len(taken) == budget
+                claimed += taken
+        return claimed
+
+    async def _claim_heads(
+        self, session: AsyncSession, now: datetime, channels: list[Channel], limit: int
+    ) -> list[Message]:
+        """Claim up to ``limit`` due heads (earliest undelivered reply) of conversations on ``channels``, in SQL."""
+        earlier = aliased(Message)
+        blocked = exists().where(
+            earlier.conversation_id == Message.conversation_id,
+            earlier.seq < Message.seq,
+            earlier.delivery_state.in_([DeliveryState.PENDING, DeliveryState.SENDING]),
+        )
+        stmt = (
+            select(Message)
+            .where(
+                Message.delivery_state == DeliveryState.PENDING,
+                Message.channel.in_(channels),
+                (Message.next_attempt_at.is_(None)) | (Message.next_attempt_at <= now),
+                ~blocked,
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )
+        stmt = for_update(stmt, session, skip_locked=True)
+        claimed: list[Message] = []
+        for message in (await session.execute(stmt)).scalars():
+            if message.attempts >= self.policy.max_attempts:
+                message.delivery_state = DeliveryState.FAILED
+                message.next_attempt_at = None
+                message.last_error = (message.last_error or "") + " (gave up: attempt cap)"
+                continue
+            message.delivery_state = DeliveryState.SENDING
+            message.next_attempt_at = now + timedelta(seconds=self.policy.lease)
+            message.attempts += 1
+            claimed.append(message)
         return claimed
 
     async def drain_once(self) -> int:
@@ -168,6 +257,9 @@ class DeliveryWorker:
         if not claimed:
             return 0
         results = await asyncio.gather(*(self._deliver(m) for m in claimed))
+        for channel, sends in self._in_flight.items():
+            self._limits[channel].finished(sends)
+        self._in_flight.clear()
         return sum(results)
 
     async def _deliver(self, message: Message) -> int:

@@ -99,6 +99,21 @@ class Settings(BaseSettings):
     link_code_ttl: int = Field(
         default=10 * 60, gt=0, description="Seconds a code that links web chat and Telegram into one customer works"
     )
+    telegram_rate_limit: float = Field(
+        default=25.0,
+        ge=0,
+        description="Messages per second one process's outbox sends to Telegram (Telegram allows about 30 a second "
+        "per bot); with several workers give each its share; 0: no limit",
+    )
+    notice_batch: int = Field(
+        default=500, gt=0, le=10_000, description="Recipients a notice's fan-out stores per transaction"
+    )
+    reminder_period_days: int = Field(
+        default=14, ge=0, le=366, description="Remind customers whose service period ends within this many days"
+    )
+    reminder_check_days: int = Field(
+        default=7, ge=0, le=366, description="Remind customers whose equipment check is due within this many days"
+    )
 
     session_cookie_secure: bool | None = Field(
         default=None,

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 import handoff.models  # noqa: F401  (each import registers its tables on Base.metadata)
 import kb.models  # noqa: F401
+import notices.models  # noqa: F401
 import portal.models  # noqa: F401
 import records.models  # noqa: F401
 import tickets.models  # noqa: F401

@@ -2,7 +2,7 @@
 
 Read from the database rather than counted in each worker, so every process reports the same numbers and a
 restart loses nothing: the queue, the outbox, open tickets at risk or breached, and the last 24 hours of
-turns, knowledge-base answers by band, handoffs and delivery latency.
+turns, knowledge-base answers by band, handoffs and delivery latency, and notices' recipients by outcome.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ from datetime import timedelta
 from aiohttp import web
 from prometheus_client import Gauge
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
 from core.models import Author, Conversation, ConversationStatus, DeliveryState, Direction, Message, utcnow
 from core.periodic import PeriodicTask
 from core.web.keys import METRICS, SESSIONS
 from core.web.metrics import Metrics
+from notices.models import Notice, NoticeKind, NoticeRecipient
+from notices.status import OUTCOMES, outcome
 from reports.metrics import BANDS, percentile
 from tickets.models import SlaState, Ticket, TicketStatus
 
@@ -42,6 +45,12 @@ class DeskGauges:
         self.latency = Gauge(
             "frontline_delivery_latency_p95_seconds",
             "p95 of store-to-delivered time of the last hour's replies",
+            registry=r,
+        )
+        self.notices = Gauge(
+            "frontline_notices_sent",
+            "Notices' recipients (all time) by notice kind and outcome: pending, delivered, failed, opted_out",
+            ["kind", "outcome"],
             registry=r,
         )
 
@@ -106,6 +115,21 @@ class DeskGauges:
             ).all()
             p95 = percentile([(d - c).total_seconds() for c, d in delivered if d is not None], 0.95)
             self.latency.set(p95 or 0.0)
+            await db.commit()
+            await self._refresh_notices(db)
+
+    async def _refresh_notices(self, db: AsyncSession) -> None:
+        rows = await db.execute(
+            select(Notice.kind, NoticeRecipient.state, Message.delivery_state, func.count())
+            .join(Notice, Notice.id == NoticeRecipient.notice_id)
+            .outerjoin(Message, Message.id == NoticeRecipient.message_id)
+            .group_by(Notice.kind, NoticeRecipient.state, Message.delivery_state)
+        )
+        counts = {(kind.value, name): 0 for kind in NoticeKind for name in OUTCOMES}
+        for kind, state, delivery, count in rows.all():
+            counts[(kind.value, outcome(state, delivery))] += count
+        for (kind_name, name), count in counts.items():
+            self.notices.labels(kind_name, name).set(count)
 
 
 async def gauges_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -44,7 +44,20 @@ def test_rasa_service_uses_the_same_training_data_and_config() -> None:
 
 def test_dockerfile_copies_every_package_and_the_data() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for path in ("core", "nlu", "kb", "sla", "tickets", "records", "handoff", "portal", "bot", "migrations", "data"):
+    for path in (
+        "core",
+        "nlu",
+        "kb",
+        "sla",
+        "tickets",
+        "records",
+        "handoff",
+        "notices",
+        "portal",
+        "bot",
+        "migrations",
+        "data",
+    ):
         assert f"COPY {path} {path}" in dockerfile, path
     assert "EXPOSE 8080" in dockerfile
 

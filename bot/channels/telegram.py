@@ -54,7 +54,8 @@ from kb.markdown import render_for_channel
 log = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-COMMANDS = ("start", "help", "tickets", "operator", "cancel", "menu", "link")  # the order Telegram's menu shows them
+# The order Telegram's menu shows them.
+COMMANDS = ("start", "help", "tickets", "operator", "cancel", "menu", "link", "notices_off", "notices_on")
 MAX_FEED_ATTEMPTS = 3
 MAX_REJECTED_PAYLOAD = 64_000
 

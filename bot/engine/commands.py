@@ -1,4 +1,5 @@
-"""Slash commands: /start (with a deep-link payload), /help, /menu, /cancel, /tickets, /operator, /link.
+"""Slash commands: /start (with a deep-link payload), /help, /menu, /cancel, /tickets, /operator, /link,
+/notices_off and /notices_on.
 
 A command is recognised before anything else, in any flow and while waiting for a human, and never reaches
 the knowledge base (it is not a question, and it is not a gap). Telegram's deep links arrive as
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from bot.engine.turn import Turn
 from core.buttons import Action
 
-COMMANDS = ("start", "help", "menu", "cancel", "tickets", "operator", "link")
+COMMANDS = ("start", "help", "menu", "cancel", "tickets", "operator", "link", "notices_off", "notices_on")
 _COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 _TICKET = re.compile(r"^[Tt]-?(\d{6})$")
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.engine import answer, csat, handoff, intake, link, portal, status
+from bot.engine import answer, csat, handoff, intake, link, notices, portal, status
 from bot.engine.commands import Command, menu, parse_command, ticket_in_payload
 from bot.engine.ports import Desk, Knowledge, Parser
 from bot.engine.state import DialogState
@@ -264,6 +264,8 @@ class ConversationEngine:
         if command is not None:
             await self._command(turn, command)
             return
+        if await notices.typed_choice(turn, self.words):
+            return
         typed = await typed_button(turn, self.words)
         if typed is not None:
             await self._button(turn, typed)
@@ -306,6 +308,10 @@ class ConversationEngine:
             await status.open_tickets_brief(turn, self.desk)
             if turn.conversation.status is ConversationStatus.WAITING:
                 await handoff.acknowledge(turn, self.sla, self.templates, force=True)
+        elif name == "notices_off":
+            await notices.notices_off(turn)
+        elif name == "notices_on":
+            await notices.notices_on(turn)
         elif name in ("help", "menu"):
             menu(turn, "bot.help")
         else:
@@ -520,6 +526,11 @@ class ConversationEngine:
                 return
         if button is not None and button.action is Action.TICKET_CSAT:
             await csat.ticket_button(turn, button)
+            return
+        if button is not None and button.action is Action.NOTICES_OFF:
+            # Sent under notices, outside any turn, so it carries no nonce: pressing it only changes the
+            # presser's own choice.
+            await notices.notices_off(turn)
             return
         if button is None or button.nonce != turn.state.nonce:
             log.warning(

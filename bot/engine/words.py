@@ -56,6 +56,8 @@ class Words(Strict):
     open_ticket_instead: Phrases
     question_cues: Phrases
     link_request: Phrases = ()  # "связать с телеграмом": ask for a code that links two channels
+    notices_off: Phrases = ()  # "не присылайте уведомления": stop non-urgent notices
+    notices_on: Phrases = ()  # "присылайте уведомления": get them again
 
     def matches(self, text: str, *phrase_lists: tuple[str, ...]) -> bool:
         """The message is made only of these phrases (at least one) and filler words."""

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import kb.models  # noqa: F401
+import notices.models  # noqa: F401
 import portal.models  # noqa: F401
 import records.models  # noqa: F401
 import tickets.models  # noqa: F401
