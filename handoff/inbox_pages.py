@@ -20,10 +20,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import transaction
 from core.errors import InvalidInput
 from core.events import CONVERSATION_STATUS_CHANGED, Event
-from core.models import Channel, Conversation, ConversationStatus, Customer, Identity, Message, Operator, Team, utcnow
+from core.models import (
+    Author,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Identity,
+    Message,
+    Operator,
+    Team,
+    utcnow,
+)
 from core.store import get_conversation
 from core.uow import UnitOfWork
-from core.web.auth import csrf_token, current_operator
+from core.web.auth import csrf_token, current_operator, session_check
 from core.web.keys import BUS, NAV, SESSIONS, SETTINGS, TEMPLATES
 from core.web.pages import NavItem, render_html, render_page
 from core.web.routes import Access, Routes, match_int
@@ -148,8 +159,29 @@ async def inbox_list(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/inbox/events", access=Access.OPERATOR, html=True)
 async def inbox_events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: what changed, as ids and states; the tab re-reads what it shows."""
-    return await serve_stream(request, request.config_dict[LIVE_HUB])
+    """Server-sent events: what changed, as ids and states; the tab re-reads what it shows. The stream ends
+    with ``signed_out`` when the session that opened it expires or is signed out."""
+    return await serve_stream(request, request.config_dict[LIVE_HUB], await session_check(request))
+
+
+@dataclass(frozen=True, slots=True)
+class WhyArticle:
+    id: int
+    title: str
+    confidence: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Why:
+    """Why the bot said a message, as the engine stamped it on the reply (``meta["why"]``)."""
+
+    intent: str | None
+    confidence: float | None
+    band: str | None
+    articles: list[WhyArticle]
+    best: WhyArticle | None  # no answer: the closest article, too far to offer
+    gap: bool
+    picked: bool  # the customer chose the article among the offered ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +189,34 @@ class HistoryItem:
     message: Message
     conversation_id: int
     author_name: str
-    why: str
+    why: Why | None
 
 
-def _why(message: Message) -> str:
-    """Why the bot said this, from what the engine recorded with the message (article, band, intent)."""
-    parts = [f"{key} {message.meta[key]}" for key in ("article_id", "band", "intent") if message.meta.get(key)]
-    return ", ".join(parts)
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _article(value: object) -> WhyArticle | None:
+    if not isinstance(value, dict) or not isinstance(value.get("id"), int):
+        return None
+    return WhyArticle(int(value["id"]), str(value.get("title", "")), _number(value.get("confidence")))
+
+
+def _why(message: Message) -> Why | None:
+    """The bot message's "why"; None for other messages and for bot messages stored without one."""
+    raw = (message.meta or {}).get("why") if message.author is Author.BOT else None
+    if not isinstance(raw, dict) or not raw:
+        return None
+    articles = raw.get("articles")
+    return Why(
+        intent=str(raw["intent"]) if raw.get("intent") else None,
+        confidence=_number(raw.get("confidence")),
+        band=str(raw["band"]) if raw.get("band") else None,
+        articles=[a for a in map(_article, articles if isinstance(articles, list) else []) if a is not None],
+        best=_article(raw.get("best")),
+        gap=bool(raw.get("gap")),
+        picked=bool(raw.get("picked")),
+    )
 
 
 async def _history(session: AsyncSession, customer_id: int) -> list[HistoryItem]:

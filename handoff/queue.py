@@ -1,7 +1,8 @@
 """The inbox's views of conversations: Waiting, Mine, All open, Closed — filtered, with unread counts.
 
 Each view is one indexed query with a LIMIT (``ix_conversations_status_waiting_since``,
-``ix_conversations_status_updated_at``, ``ix_conversations_assignee_id_status``); the rows' customers,
+``ix_conversations_status_updated_at``, ``ix_conversations_assignee_id_status``, and for All open the
+partial ``ix_conversations_open_updated_at``); the rows' customers,
 assignees and last messages are fetched for those rows only, so a list costs the same on a big install.
 """
 
@@ -11,11 +12,14 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Author, Channel, Conversation, ConversationStatus, Customer, Message, Operator, utcnow
 from handoff.models import InboxRead
+
+
+OPEN = (ConversationStatus.WAITING, ConversationStatus.ASSIGNED)
 
 
 class View(enum.StrEnum):
@@ -57,7 +61,9 @@ def _view_condition(view: View, operator_id: int) -> ColumnElement[bool]:
     if view is View.MINE:
         return and_(Conversation.assignee_id == operator_id, Conversation.status == ConversationStatus.ASSIGNED)
     if view is View.OPEN:
-        return Conversation.status.in_([ConversationStatus.WAITING, ConversationStatus.ASSIGNED])
+        # Written into the SQL, not bound: a plan made for bound values could not use the partial index
+        # ``ix_conversations_open_updated_at`` (its WHERE is this very list), and these values are ours.
+        return Conversation.status.in_(bindparam("open_statuses", list(OPEN), expanding=True, literal_execute=True))
     return Conversation.status == ConversationStatus.CLOSED
 
 
