@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import Author, Channel, Conversation, ConversationStatus, Customer, Message, Operator, utcnow
 from handoff.models import InboxRead
 
-
 OPEN = (ConversationStatus.WAITING, ConversationStatus.ASSIGNED)
 
 
@@ -148,11 +147,15 @@ async def list_view(
 async def counts(session: AsyncSession, operator_id: int, filters: Filters) -> dict[View, tuple[int, int]]:
     """Per view: (conversations, unread conversations). Closed is not counted: it only grows."""
     out: dict[View, tuple[int, int]] = {}
-    unread = _unread_condition(operator_id)
+    # One join with this operator's reads, not a sub-query per conversation: a count reads every open
+    # conversation, and a per-row sub-query made All open cost a probe of inbox_reads for each of them.
+    read = and_(InboxRead.operator_id == operator_id, InboxRead.conversation_id == Conversation.id)
+    unread = Conversation.last_seq > func.coalesce(InboxRead.seen_seq, 0)
     for view in (View.WAITING, View.MINE, View.OPEN):
         stmt = (
             select(func.count(), func.count().filter(unread))
             .select_from(Conversation)
+            .outerjoin(InboxRead, read)
             .where(*_conditions(view, operator_id, filters))
         )
         total, unseen = (await session.execute(stmt)).one()
