@@ -21,7 +21,6 @@ from core.db import transaction
 from core.errors import InvalidInput
 from core.events import CONVERSATION_STATUS_CHANGED, Event
 from core.models import (
-    Author,
     Channel,
     Conversation,
     ConversationStatus,
@@ -42,6 +41,7 @@ from handoff import canned_pages, queue, routing, ticket_pages
 from handoff.keys import LIVE_HUB
 from handoff.live import LiveHub, serve_stream
 from handoff.models import Csat
+from handoff.why import Why, why_of
 from kb.keys import KNOWLEDGE_BASE
 from tickets.desk import TicketDesk
 from tickets.keys import TICKET_DESK
@@ -165,58 +165,11 @@ async def inbox_events(request: web.Request) -> web.StreamResponse:
 
 
 @dataclass(frozen=True, slots=True)
-class WhyArticle:
-    id: int
-    title: str
-    confidence: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Why:
-    """Why the bot said a message, as the engine stamped it on the reply (``meta["why"]``)."""
-
-    intent: str | None
-    confidence: float | None
-    band: str | None
-    articles: list[WhyArticle]
-    best: WhyArticle | None  # no answer: the closest article, too far to offer
-    gap: bool
-    picked: bool  # the customer chose the article among the offered ones
-
-
-@dataclass(frozen=True, slots=True)
 class HistoryItem:
     message: Message
     conversation_id: int
     author_name: str
     why: Why | None
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _article(value: object) -> WhyArticle | None:
-    if not isinstance(value, dict) or not isinstance(value.get("id"), int):
-        return None
-    return WhyArticle(int(value["id"]), str(value.get("title", "")), _number(value.get("confidence")))
-
-
-def _why(message: Message) -> Why | None:
-    """The bot message's "why"; None for other messages and for bot messages stored without one."""
-    raw = (message.meta or {}).get("why") if message.author is Author.BOT else None
-    if not isinstance(raw, dict) or not raw:
-        return None
-    articles = raw.get("articles")
-    return Why(
-        intent=str(raw["intent"]) if raw.get("intent") else None,
-        confidence=_number(raw.get("confidence")),
-        band=str(raw["band"]) if raw.get("band") else None,
-        articles=[a for a in map(_article, articles if isinstance(articles, list) else []) if a is not None],
-        best=_article(raw.get("best")),
-        gap=bool(raw.get("gap")),
-        picked=bool(raw.get("picked")),
-    )
 
 
 async def _history(session: AsyncSession, customer_id: int) -> list[HistoryItem]:
@@ -230,7 +183,7 @@ async def _history(session: AsyncSession, customer_id: int) -> list[HistoryItem]
         .limit(HISTORY_LIMIT)
     )
     rows = (await session.execute(stmt)).all()
-    return [HistoryItem(m, m.conversation_id, name or "", _why(m)) for m, name in reversed(rows)]
+    return [HistoryItem(m, m.conversation_id, name or "", why_of(m)) for m, name in reversed(rows)]
 
 
 async def thread_context(session: AsyncSession, conversation_id: int, operator: Operator) -> dict[str, Any]:
