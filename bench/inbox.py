@@ -304,7 +304,8 @@ async def server_side(
 
 
 def worker_app(settings: Settings) -> web.Application:
-    """What the event path needs of the real app: database, bus, live hub, sessions and the inbox routes."""
+    """What the event path needs of the real app: database, bus, sign-in guard, live hub, sessions and the
+    inbox routes."""
     app = web.Application(
         middlewares=[error_middleware, auth.session_setup(settings.secret, 3600), auth.access_middleware]
     )
@@ -325,7 +326,7 @@ def worker_app(settings: Settings) -> web.Application:
         yield
         await app[BUS].stop()
 
-    app.cleanup_ctx.extend([database, bus, inbox_pages.inbox_ctx])
+    app.cleanup_ctx.extend([database, bus, auth.signin_ctx, inbox_pages.inbox_ctx])
     auth.routes.register(app)
     inbox_pages.register(app)
     return app

@@ -21,6 +21,9 @@ MESSAGE_STORED = "message.stored"
 CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
 TICKET_CHANGED = "ticket.changed"
 ARTICLE_CHANGED = "article.changed"
+# Someone is typing in a conversation (``by``: operator or customer, ``on``: started or stopped). Never stored:
+# a typing indicator only matters while it is happening, so it is relayed and forgotten.
+CONVERSATION_TYPING = "conversation.typing"
 
 
 class Event(BaseModel):
@@ -29,6 +32,11 @@ class Event(BaseModel):
 
 
 Handler = Callable[[Event], Awaitable[None]]
+
+
+def typing_event(conversation_id: int, by: str, on: bool, **extra: Any) -> Event:
+    """A ``conversation.typing`` event; ``extra`` carries what the receiving channel needs (channel, chat id, name)."""
+    return Event(name=CONVERSATION_TYPING, data={"conversation_id": conversation_id, "by": by, "on": on, **extra})
 
 
 class EventBus(Protocol):

@@ -201,6 +201,14 @@ class Conversation(Base):
         Index("ix_conversations_created_at", "created_at"),  # reports: conversations opened in a period
         Index("ix_conversations_status_updated_at", "status", "updated_at"),
         Index("ix_conversations_assignee_id_status", "assignee_id", "status"),
+        # The inbox's All open list, in its order (``handoff.queue``): only open conversations are in it.
+        Index(
+            "ix_conversations_open_updated_at",
+            "updated_at",
+            "id",
+            sqlite_where=text("status IN ('waiting', 'assigned')"),
+            postgresql_where=text("status IN ('waiting', 'assigned')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

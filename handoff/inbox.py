@@ -147,7 +147,7 @@ async def take(
     return conversation
 
 
-def _require_holder(conversation: Conversation, operator: Operator) -> None:
+def require_holder(conversation: Conversation, operator: Operator) -> None:
     if conversation.status is not ConversationStatus.ASSIGNED or conversation.assignee_id != operator.id:
         raise Conflict("take the conversation before replying", status=conversation.status.value)
 
@@ -157,7 +157,7 @@ async def reply(uow: UnitOfWork, conversation_id: int, operator: Operator, text:
     conversation = await get_conversation(uow.session, conversation_id)
     await uow.session.refresh(conversation, with_for_update=is_postgres(uow.session))
     if not private:
-        _require_holder(conversation, operator)
+        require_holder(conversation, operator)
     message = await add_outbound(
         uow, conversation, text, author=Author.OPERATOR, operator_id=operator.id, private=private
     )
@@ -184,7 +184,7 @@ async def transfer(
     session = uow.session
     conversation = await get_conversation(session, conversation_id)
     await session.refresh(conversation, with_for_update=is_postgres(session))
-    _require_holder(conversation, operator)
+    require_holder(conversation, operator)
     if to_operator_id is not None:
         target = await session.get(Operator, to_operator_id)
         if target is None or not target.active:
@@ -207,7 +207,7 @@ async def transfer(
 async def return_to_bot(uow: UnitOfWork, conversation_id: int, operator: Operator, templates: Templates) -> None:
     """Give the conversation back to the bot, and tell the customer the bot answers again."""
     conversation = await get_conversation(uow.session, conversation_id)
-    _require_holder(conversation, operator)
+    require_holder(conversation, operator)
     await add_outbound(uow, conversation, templates.render("handoff.back_to_bot", conversation.language))
     conversation.team_id = None  # the next handoff decides the team afresh, from what the customer asks then
     await set_status(uow, conversation, ConversationStatus.BOT)
@@ -238,7 +238,7 @@ async def close(uow: UnitOfWork, conversation_id: int, operator: Operator | None
     if conversation.status is ConversationStatus.CLOSED:
         raise Conflict("the conversation is already closed")
     if operator is not None and conversation.status is ConversationStatus.ASSIGNED:
-        _require_holder(conversation, operator)
+        require_holder(conversation, operator)
     customer = await session.get(Customer, conversation.customer_id)
     if customer is None:
         raise NotFound("customer of the conversation is gone")

@@ -20,10 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import transaction
 from core.errors import InvalidInput
 from core.events import CONVERSATION_STATUS_CHANGED, Event
-from core.models import Channel, Conversation, ConversationStatus, Customer, Identity, Message, Operator, Team, utcnow
+from core.models import (
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Identity,
+    Message,
+    Operator,
+    Team,
+    utcnow,
+)
 from core.store import get_conversation
 from core.uow import UnitOfWork
-from core.web.auth import current_operator
+from core.web.auth import current_operator, session_check
 from core.web.keys import BUS, NAV, SESSIONS, SETTINGS, TEMPLATES
 from core.web.pages import NavItem
 from core.web.routes import Access, Routes, match_int
@@ -33,6 +43,7 @@ from handoff.keys import LIVE_HUB
 from handoff.live import LiveHub, serve_stream
 from handoff.models import Csat, OperatorPresence
 from handoff.rendering import staff_fragment, staff_page
+from handoff.why import Why, why_of
 from kb.keys import KNOWLEDGE_BASE
 from records import views as records_views
 from records.queries import records_of
@@ -152,8 +163,9 @@ async def inbox_list(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/inbox/events", access=Access.OPERATOR, html=True)
 async def inbox_events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: what changed, as ids and states; the tab re-reads what it shows."""
-    return await serve_stream(request, request.config_dict[LIVE_HUB])
+    """Server-sent events: what changed, as ids and states; the tab re-reads what it shows. The stream ends
+    with ``signed_out`` when the session that opened it expires or is signed out."""
+    return await serve_stream(request, request.config_dict[LIVE_HUB], await session_check(request))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,13 +173,7 @@ class HistoryItem:
     message: Message
     conversation_id: int
     author_name: str
-    why: str
-
-
-def _why(message: Message) -> str:
-    """Why the bot said this, from what the engine recorded with the message (article, band, intent)."""
-    parts = [f"{key} {message.meta[key]}" for key in ("article_id", "band", "intent") if message.meta.get(key)]
-    return ", ".join(parts)
+    why: Why | None
 
 
 async def _history(session: AsyncSession, customer_id: int) -> list[HistoryItem]:
@@ -181,7 +187,7 @@ async def _history(session: AsyncSession, customer_id: int) -> list[HistoryItem]
         .limit(HISTORY_LIMIT)
     )
     rows = (await session.execute(stmt)).all()
-    return [HistoryItem(m, m.conversation_id, name or "", _why(m)) for m, name in reversed(rows)]
+    return [HistoryItem(m, m.conversation_id, name or "", why_of(m)) for m, name in reversed(rows)]
 
 
 async def thread_context(session: AsyncSession, conversation_id: int, operator: Operator) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The inbox's views of conversations: Waiting, Mine, All open, Closed — filtered, with unread counts.
 
 Each view is one indexed query with a LIMIT (``ix_conversations_status_waiting_since``,
-``ix_conversations_status_updated_at``, ``ix_conversations_assignee_id_status``); the rows' customers,
+``ix_conversations_status_updated_at``, ``ix_conversations_assignee_id_status``, and for All open the
+partial ``ix_conversations_open_updated_at``); the rows' customers,
 assignees and last messages are fetched for those rows only, so a list costs the same on a big install.
 """
 
@@ -11,11 +12,13 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Author, Channel, Conversation, ConversationStatus, Customer, Message, Operator, Team, utcnow
 from handoff.models import InboxRead
+
+OPEN = (ConversationStatus.WAITING, ConversationStatus.ASSIGNED)
 
 
 class View(enum.StrEnum):
@@ -58,7 +61,9 @@ def _view_condition(view: View, operator_id: int) -> ColumnElement[bool]:
     if view is View.MINE:
         return and_(Conversation.assignee_id == operator_id, Conversation.status == ConversationStatus.ASSIGNED)
     if view is View.OPEN:
-        return Conversation.status.in_([ConversationStatus.WAITING, ConversationStatus.ASSIGNED])
+        # Written into the SQL, not bound: a plan made for bound values could not use the partial index
+        # ``ix_conversations_open_updated_at`` (its WHERE is this very list), and these values are ours.
+        return Conversation.status.in_(bindparam("open_statuses", list(OPEN), expanding=True, literal_execute=True))
     return Conversation.status == ConversationStatus.CLOSED
 
 
@@ -151,11 +156,15 @@ async def list_view(
 async def counts(session: AsyncSession, operator_id: int, filters: Filters) -> dict[View, tuple[int, int]]:
     """Per view: (conversations, unread conversations). Closed is not counted: it only grows."""
     out: dict[View, tuple[int, int]] = {}
-    unread = _unread_condition(operator_id)
+    # One join with this operator's reads, not a sub-query per conversation: a count reads every open
+    # conversation, and a per-row sub-query made All open cost a probe of inbox_reads for each of them.
+    read = and_(InboxRead.operator_id == operator_id, InboxRead.conversation_id == Conversation.id)
+    unread = Conversation.last_seq > func.coalesce(InboxRead.seen_seq, 0)
     for view in (View.WAITING, View.MINE, View.OPEN):
         stmt = (
             select(func.count(), func.count().filter(unread))
             .select_from(Conversation)
+            .outerjoin(InboxRead, read)
             .where(*_conditions(view, operator_id, filters))
         )
         total, unseen = (await session.execute(stmt)).one()

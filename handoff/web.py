@@ -8,11 +8,11 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from core.events import Event
+from core.events import Event, typing_event
 from core.models import Author, Conversation, ConversationStatus, Customer, Message
 from core.store import add_outbound, get_conversation, history
 from core.web.auth import current_operator
-from core.web.keys import SESSIONS, TEMPLATES
+from core.web.keys import BUS, SESSIONS, TEMPLATES
 from core.web.routes import Access, Routes, json_response, match_int, read_json, read_query, unit_of_work
 from handoff import canned, inbox, routing, teams
 from handoff.events import ROUTING_CHANGED
@@ -168,6 +168,33 @@ async def return_to_bot(request: web.Request) -> web.Response:
         await inbox.return_to_bot(
             uow, match_int(request, "id"), current_operator(request), request.config_dict[TEMPLATES]
         )
+    return json_response(Done())
+
+
+class TypingIn(BaseModel):
+    on: bool
+
+
+@routes.post("/conversations/{id}/typing", access=Access.OPERATOR, body=TypingIn, response=Done)
+async def typing(request: web.Request) -> web.Response:
+    """The holder started or stopped typing a reply: relayed to the customer's channel, never stored.
+
+    Only the holder's typing is shown to the customer (409 for anyone else); the page sends it throttled.
+    """
+    body = await read_json(request, TypingIn)
+    operator = current_operator(request)
+    async with request.config_dict[SESSIONS]() as session:
+        conversation = await get_conversation(session, match_int(request, "id"))
+    inbox.require_holder(conversation, operator)
+    event = typing_event(
+        conversation.id,
+        "operator",
+        body.on,
+        channel=conversation.channel.value,
+        chat_id=conversation.chat_id,
+        name=operator.name or operator.login,
+    )
+    await request.config_dict[BUS].publish(event)
     return json_response(Done())
 
 

@@ -24,14 +24,23 @@ async def answer_question(turn: Turn, kb: Knowledge, question: str, *, out_of_sc
         turn.band = "answer"
         others = [h.article_id for h in hits[1:] if str(h.band) != "unknown"][: MAX_SUGGESTIONS - 1]
         give_article(turn, hits[0], others)
+        turn.why["articles"] = [cited(hits[0])]
         return
     suggestions = [h for h in hits if str(h.band) in ("answer", "suggest")][:MAX_SUGGESTIONS]
     if suggestions:
         turn.band = "suggest"
         offer(turn, suggestions, "answer.suggest_intro")
+        turn.why["articles"] = [cited(h) for h in suggestions]
         return
     turn.band = "unknown"
+    if hits:
+        turn.why["best"] = cited(hits[0])  # the closest article, too far to offer
     await unknown(turn, kb, question, out_of_scope=out_of_scope)
+
+
+def cited(hit: Hit) -> dict[str, object]:
+    """An article as a reply's "why" names it: id, title and the search's calibrated confidence."""
+    return {"id": hit.article_id, "title": hit.title, "confidence": round(float(hit.confidence), 2)}
 
 
 def give_article(turn: Turn, hit: Hit, others: list[int]) -> None:
@@ -58,6 +67,7 @@ def offer(turn: Turn, hits: Sequence[Hit], intro_key: str) -> None:
 async def unknown(turn: Turn, kb: Knowledge, question: str, *, out_of_scope: bool = False) -> None:
     language, channel, conversation_id = turn.language, turn.conversation.channel.value, turn.conversation.id
     turn.later.append(lambda: kb.record_gap(question, language, channel, conversation_id))
+    turn.why["gap"] = True
     turn.state.unknown_streak += 1
     turn.state.offered = []
     if out_of_scope:
@@ -92,6 +102,8 @@ async def pick_suggestion(turn: Turn, kb: Knowledge, article_id: int) -> None:
         language, channel, conversation_id = turn.language, turn.conversation.channel.value, turn.conversation.id
         turn.later.append(lambda: kb.record_pick(question, language, article_id, channel, conversation_id))
     give_article(turn, article, remaining)
+    turn.why["articles"] = [{"id": article.article_id, "title": article.title}]
+    turn.why["picked"] = True
 
 
 async def not_helpful(turn: Turn, kb: Knowledge, article_id: int) -> None:
@@ -112,6 +124,7 @@ async def not_helpful(turn: Turn, kb: Knowledge, article_id: int) -> None:
         articles = [a for a in (kb.published(i) for i in remaining[:MAX_SUGGESTIONS]) if a is not None]
         if articles:
             offer(turn, articles, "answer.next_suggestion")
+            turn.why["articles"] = [{"id": a.article_id, "title": a.title} for a in articles]
             return
     turn.state.offered = []
     turn.say("answer.no_more_suggestions")

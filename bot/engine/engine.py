@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -187,6 +188,7 @@ class ConversationEngine:
                 # What the turn understood and how the knowledge base answered: the reports count these.
                 stamp = {"intent": turn.intent} if turn.parse is not None else {}
                 message.meta = {**(message.meta or {}), **stamp, **({"band": turn.band} if turn.band else {})}
+            why = _why(turn)
             conversation.dialog_state = turn.state.model_dump(mode="json")
             conversation.language = turn.language
             for reply in turn.replies:
@@ -196,7 +198,7 @@ class ConversationEngine:
                     reply.text,
                     author=Author.BOT,
                     buttons=reply.buttons,
-                    meta={"in_reply_to": message_id, **reply.meta},
+                    meta={"in_reply_to": message_id, **({"why": why} if why else {}), **reply.meta},
                 )
         for effect in turn.later:
             try:
@@ -568,6 +570,18 @@ class ConversationEngine:
             await status.ticket_status(turn, self.desk)
         else:
             turn.say("bot.stale_button")
+
+
+def _why(turn: Turn) -> dict[str, Any]:
+    """Why the bot replied as it did: what it understood (intent and its confidence), how the knowledge base
+    answered (band, articles), and whether the question became a gap. Empty for a turn with neither."""
+    why: dict[str, Any] = {}
+    if turn.parse is not None:
+        why["intent"] = turn.intent
+        why["confidence"] = round(turn.confidence, 2)
+    if turn.band is not None:
+        why["band"] = turn.band
+    return {**why, **turn.why}
 
 
 def _rating(turn: Turn) -> int | None:

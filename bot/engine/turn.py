@@ -38,6 +38,9 @@ class Turn:
     later: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # The knowledge base's verdict on the question (answer / suggest / unknown), kept on the message for reports.
     band: str | None = None
+    # Why the bot says what it says, beyond intent and band: the articles it answered or offered, a gap.
+    # Stamped on every reply of the turn, for the operator reading the conversation later.
+    why: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:

@@ -99,6 +99,21 @@ def current_operator(request: web.Request) -> Operator:
     return operator
 
 
+async def session_check(request: web.Request) -> Callable[[], Awaitable[bool]]:
+    """For a response that outlives its request's access check (a live stream): a function that tells whether
+    the staff session that opened it is still signed in — not expired, not signed out, on any worker."""
+    token = (await get_session(request)).get("sid")
+    sessions = request.config_dict[SESSIONS]
+
+    async def signed_in() -> bool:
+        if not isinstance(token, str):
+            return False
+        async with transaction(sessions) as db:
+            return await session_operator(db, token) is not None
+
+    return signed_in
+
+
 def portal_customer_id(request: web.Request) -> int:
     """For portal handlers: the id of the customer the session is bound to (the middleware guarantees one)."""
     customer_id = request.get(PORTAL_CUSTOMER_KEY)

@@ -24,6 +24,7 @@ from bot.channels.web.frames import MAX_TEXT, Press, Say, error
 from bot.engine.engine import ConversationEngine
 from core.db import SessionFactory, transaction
 from core.errors import FrontlineError
+from core.events import Event, EventBus, typing_event
 from core.models import (
     Author,
     Channel,
@@ -49,6 +50,8 @@ REPLAY_LIMIT = 200  # messages sent to a widget that has shown nothing of its co
 # acks, typing and suggestions are cheap. A person typing never reaches either.
 MESSAGE_RATE, MESSAGE_BURST = 2.0, 10.0
 FRAME_RATE, FRAME_BURST = 20.0, 60.0
+# A visitor's "typing" is passed on to the inbox at most this often while it goes on (a stop always passes).
+TYPING_EVERY = 2.0
 
 
 @dataclass
@@ -152,10 +155,14 @@ class WebChannel:
     # had shown would never reach it (a reconnect catches up only after that number).
     idempotent = True
 
-    def __init__(self, engine: ConversationEngine, sessions: SessionFactory, metrics: WebMetrics) -> None:
+    def __init__(
+        self, engine: ConversationEngine, sessions: SessionFactory, metrics: WebMetrics, bus: EventBus
+    ) -> None:
         self.engine = engine
         self.sessions = sessions
         self.metrics = metrics
+        self.bus = bus
+        self._typing: dict[str, tuple[bool, float]] = {}  # visitor → (last state passed on, when)
         self.visitors: dict[str, set[Visitor]] = defaultdict(set)
         self.buckets: dict[tuple[str, bool], Bucket] = {}
         self._acks: dict[tuple[int, int], asyncio.Future[None]] = {}
@@ -176,6 +183,7 @@ class WebChannel:
                 del self.visitors[visitor.vid]
                 self.buckets.pop((visitor.vid, True), None)
                 self.buckets.pop((visitor.vid, False), None)
+                self._typing.pop(visitor.vid, None)
 
     def limit(self, vid: str, message: bool) -> float:
         """0 when the visitor may send this frame now; else how long to wait (shared by their tabs)."""
@@ -258,6 +266,27 @@ class WebChannel:
     async def drain(self) -> None:
         while self._turns:
             await asyncio.gather(*list(self._turns.values()), return_exceptions=True)
+
+    # --- typing, both ways (relayed through the event bus, so any worker's inbox or widget hears it) --------
+
+    async def customer_typing(self, visitor: Visitor, on: bool) -> None:
+        """The visitor is typing (or stopped) in their latest conversation: tell the inbox, throttled."""
+        if not visitor.conversations:
+            return  # nothing written yet: no conversation an operator could have open
+        last_on, at = self._typing.get(visitor.vid, (False, 0.0))
+        now = time.monotonic()
+        if on == last_on and (not on or now - at < TYPING_EVERY):
+            return
+        self._typing[visitor.vid] = (on, now)
+        await self.bus.publish(typing_event(max(visitor.conversations), "customer", on))
+
+    async def on_typing(self, event: Event) -> None:
+        """An operator holding a web conversation types: the visitor's open widgets show who."""
+        data = event.data
+        if data.get("by") != "operator" or data.get("channel") != Channel.WEB.value:
+            return
+        frame = {"type": "typing", "on": bool(data.get("on")), "operator": str(data.get("name", ""))}
+        await self.broadcast(str(data.get("chat_id", "")), frame)
 
     # --- catching up --------------------------------------------------------------------------------
 

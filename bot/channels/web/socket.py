@@ -136,7 +136,7 @@ class Session:
         elif isinstance(frame, Ping):
             await self.send({"type": "pong"})
         elif isinstance(frame, Typing):
-            pass  # counted above; the inbox has no typing view to forward it to yet
+            await self.channel.customer_typing(self.visitor, frame.on)
         elif isinstance(frame, Suggest):
             await self.suggest(frame.q)
 

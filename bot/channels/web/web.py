@@ -13,8 +13,9 @@ from bot.channels.web.poll import chat_poll
 from bot.channels.web.sites import Sites
 from bot.channels.web.socket import chat_socket
 from bot.keys import CONVERSATION_ENGINE, DELIVERERS
+from core.events import CONVERSATION_TYPING
 from core.models import Channel
-from core.web.keys import METRICS, SESSIONS, SETTINGS
+from core.web.keys import BUS, METRICS, SESSIONS, SETTINGS
 from core.web.pages import render_page
 from core.web.routes import Access, Routes
 
@@ -30,7 +31,8 @@ routes = Routes("webchat")
 
 async def webchat_ctx(app: web.Application) -> AsyncIterator[None]:
     """The channel, registered as the outbox's deliverer for web replies (before the outbox starts)."""
-    channel = WebChannel(app[CONVERSATION_ENGINE], app[SESSIONS], WebMetrics(app[METRICS]))
+    channel = WebChannel(app[CONVERSATION_ENGINE], app[SESSIONS], WebMetrics(app[METRICS]), app[BUS])
+    app[BUS].subscribe(channel.on_typing, CONVERSATION_TYPING)
     app[WEBCHAT] = channel
     app[DELIVERERS][Channel.WEB] = channel
     yield

@@ -6,6 +6,7 @@
 //   failed send and an expired session, and is removed only once the server has stored the reply.
 import "./inbox.css";
 import { ApiError, api } from "../shared/http";
+import { CustomerTyping, HolderTyping } from "./typing";
 
 type Data = Record<string, unknown>;
 
@@ -20,6 +21,7 @@ class Live {
   private retry = 1000;
   private everConnected = false;
   private wasOffline = false;
+  private ended = false;
   private readonly stateEl: HTMLElement | null;
 
   constructor(
@@ -58,6 +60,7 @@ class Live {
       "ticket.breach",
       "incident.forming",
       "incident.changed",
+      "conversation.typing",
       "resync",
     ]) {
       source.addEventListener(name, (event) => {
@@ -70,16 +73,41 @@ class Live {
         this.onEvent(name, data);
       });
     }
+    // The session that opened the stream expired or was signed out: stop, and say so (drafts stay kept).
+    source.addEventListener("signed_out", () => this.signedOut());
     source.onerror = () => {
+      if (this.ended) return;
       this.wasOffline = true;
       this.show(false);
       // The browser retries by itself after a dropped stream, but gives up for good on an HTTP error
-      // (a restarting proxy, an expired session): then this tab retries, with a growing pause.
-      if (source.readyState === EventSource.CLOSED) this.reconnectSoon(this.retry);
+      // (a restarting proxy, an expired session): then this tab asks whether it is still signed in, and
+      // retries with a growing pause if it is.
+      if (source.readyState !== EventSource.CLOSED) return;
+      fetch("/api/me", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then((response) => (response.status === 401 ? this.signedOut() : this.reconnectSoon(this.retry)))
+        .catch(() => this.reconnectSoon(this.retry));
     };
   }
 
+  private signedOut(): void {
+    this.ended = true;
+    this.source?.close();
+    this.source = null;
+    const el = this.stateEl;
+    if (el) {
+      el.dataset.state = "signed-out";
+      el.textContent = el.dataset.signedOut ?? "";
+    }
+    const link = document.querySelector<HTMLAnchorElement>("[data-sign-in-again]");
+    if (link) {
+      link.href = `/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
+      link.hidden = false;
+    }
+    document.body.classList.add("is-signed-out");
+  }
+
   private reconnectSoon(delay: number): void {
+    if (this.ended) return;
     this.retry = Math.min(this.retry * 2, 15000);
     window.setTimeout(() => this.connect(), delay);
   }
@@ -241,6 +269,7 @@ function queuePage(root: HTMLElement): void {
   new Live(
     () => void refresh(),
     (name, data) => {
+      if (name === "conversation.typing") return; // shown in the conversation, not in the list
       handleNotice(name, data);
       if (name === "message.stored" && data.direction === "in" && data.status === "assigned") {
         const mine = list.querySelector(`nav.views a[data-view="mine"]`);
@@ -324,6 +353,13 @@ function conversationPage(root: HTMLElement): void {
     if (draftState) draftState.textContent = textarea.value ? (draftState.dataset.saved ?? "") : "";
   };
   textarea.addEventListener("input", saveDraft);
+  // Only the holder's reply is announced to the customer; a note never is.
+  const holderTyping = new HolderTyping(
+    `/api/inbox/conversations/${id}/typing`,
+    () => state()?.dataset.mine === "yes" && !noteMode?.checked,
+  );
+  textarea.addEventListener("input", () => holderTyping.input());
+  const customerTyping = new CustomerTyping(document.querySelector<HTMLElement>("[data-customer-typing]"));
 
   const failed = (error: unknown): void => {
     if (error instanceof ApiError && error.status === 401) {
@@ -421,6 +457,7 @@ function conversationPage(root: HTMLElement): void {
       return;
     }
     const kind = noteMode?.checked ? "note" : "reply";
+    holderTyping.stop();
     const button = form.querySelector<HTMLButtonElement>("[data-send]");
     if (button) button.disabled = true;
     try {
@@ -451,6 +488,11 @@ function conversationPage(root: HTMLElement): void {
     (name, data) => {
       handleNotice(name, data);
       if (String(data.conversation_id ?? "") !== id && name !== "resync") return;
+      if (name === "conversation.typing") {
+        customerTyping.show(data.on === true);
+        return;
+      }
+      if (name === "message.stored" && data.direction === "in") customerTyping.show(false);
       if (name === "message.stored" && data.direction === "in" && document.hidden)
         notify(root.dataset.notifyMessage ?? "", root.dataset.title ?? "", window.location.pathname);
       later();

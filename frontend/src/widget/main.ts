@@ -27,6 +27,11 @@ interface Api {
 const host = window as unknown as { FrontlineChat?: Api };
 
 const FALLBACK_AFTER = 3;
+// Typing, both ways: "typing" at most every TYPING_EVERY ms while the visitor types, "stopped" after
+// TYPING_PAUSE ms without a key or on send; an operator's "typing" is shown for TYPING_SHOWN ms unless renewed.
+const TYPING_EVERY = 3000;
+const TYPING_PAUSE = 4000;
+const TYPING_SHOWN = 6000;
 const script = (document.currentScript ??
   document.querySelector('script[src*="widget.js"][data-site]')) as HTMLScriptElement | null;
 
@@ -65,6 +70,10 @@ class Widget {
   acks = new Map<number, number[]>();
   ackTimer = 0;
   suggestTimer = 0;
+  typingOn = false;
+  typingSentAt = 0;
+  typingTimer = 0;
+  typingShownTimer = 0;
   root: HTMLDivElement;
   panel: HTMLDivElement;
   launcher: HTMLButtonElement;
@@ -157,7 +166,10 @@ class Widget {
         this.say();
       }
     });
-    this.field.addEventListener("input", () => this.suggestSoon());
+    this.field.addEventListener("input", () => {
+      this.suggestSoon();
+      this.typed();
+    });
     addEventListener("online", () => this.connect(true));
     addEventListener("offline", () => this.drop());
     // Phones suspend sockets in the background without closing them: check again when the page is back.
@@ -351,10 +363,11 @@ class Widget {
         this.flush();
         break;
       case "message":
+        if (frame.author === "operator") this.showTyping(false, "");
         this.show(frame);
         break;
       case "typing":
-        this.typing.textContent = frame.on ? this.t.typing : "";
+        this.showTyping(frame.on === true, typeof frame.operator === "string" ? frame.operator : "");
         break;
       case "suggestions":
         this.showSuggestions(frame.articles as { title: string; url: string }[]);
@@ -388,9 +401,40 @@ class Widget {
 
   // --- what the customer does ----------------------------------------------------------------------
 
+  // The visitor is typing: the operator holding the conversation sees it (over the socket only; a long
+  // poll would be cut short for every key).
+  typed(): void {
+    if (this.polling || !this.field.value.trim()) {
+      this.stopTyping();
+      return;
+    }
+    const now = Date.now();
+    if ((!this.typingOn || now - this.typingSentAt >= TYPING_EVERY) && this.send({ type: "typing", on: true })) {
+      this.typingOn = true;
+      this.typingSentAt = now;
+    }
+    clearTimeout(this.typingTimer);
+    this.typingTimer = window.setTimeout(() => this.stopTyping(), TYPING_PAUSE);
+  }
+
+  stopTyping(): void {
+    clearTimeout(this.typingTimer);
+    if (!this.typingOn) return;
+    this.typingOn = false;
+    this.send({ type: "typing", on: false });
+  }
+
+  // The bot working on a reply ("Support is typing…") or an operator typing ("Anna is typing…").
+  showTyping(on: boolean, operator: string): void {
+    clearTimeout(this.typingShownTimer);
+    this.typing.textContent = on ? (operator ? this.t.operatorTyping.replace("{name}", operator) : this.t.typing) : "";
+    if (on && operator) this.typingShownTimer = window.setTimeout(() => this.showTyping(false, ""), TYPING_SHOWN);
+  }
+
   say(): void {
     const text = this.field.value.trim();
     if (!text) return;
+    this.stopTyping();
     this.field.value = "";
     this.sugg.hidden = true;
     this.enqueue({ cid: newCid(), text });
