@@ -1,9 +1,10 @@
 """Every report metric, defined once. docs/metrics.md says the same in words; keep the two in step.
 
 Counts, shares and groupings are SQL that runs on SQLite and PostgreSQL alike (no dialect functions but the
-hour bucket). Durations need the plan's business calendar (``sla``, pure Python), and SQLite has no
-percentile function, so for durations the SQL selects the rows and the median and p90 are taken here, by
-nearest rank (the value at position ceil(p·n) of the sorted list: always a value that really occurred).
+hour bucket). Durations need the plan's business calendar (``sla``, pure Python): a ticket's are computed once,
+when the fact becomes known, and stored on the ticket (``tickets/durations.py``), so their median and p90 are
+taken in SQL with window functions. Medians and p90s are by nearest rank (the value at position ceil(p·n) of
+the sorted values: always a value that really occurred).
 
 Who answered is read from the author of the message: ``operator`` messages that are not private notes.
 Bot replies never count as a response.
@@ -14,20 +15,33 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, String, and_, case, exists, func, literal, or_, select, type_coerce
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import is_postgres
-from core.models import Author, Conversation, Customer, Direction, Message, Operator, Team
+from core.models import Conversation, Customer, Direction, Message, Operator, Team
 from handoff.models import Csat
 from kb.models import Article, Gap
 from reports.period import Filters, Period
-from sla.calendar import Calendar, Pause, elapsed_business_minutes
+from sla.calendar import Calendar, elapsed_business_minutes
 from sla.policy import SlaPolicy
 from tickets.models import SlaState, Ticket, TicketConversation, TicketStatus
 
@@ -170,12 +184,18 @@ async def demand_rhythm(db: AsyncSession, period: Period, f: Filters, tz: ZoneIn
 # --- the bot -----------------------------------------------------------------------------------------
 
 
-def _operator_replied() -> Any:
-    return exists().where(
+def _operator_reply(*extra: ColumnElement[bool]) -> Any:
+    """Public operator messages of the conversation, spelled with literals to match ix_messages_operator_replies."""
+    return (
         Message.conversation_id == Conversation.id,
-        Message.author == Author.OPERATOR,
-        Message.private.is_(False),
+        literal_column("messages.author = 'operator'", Boolean),
+        literal_column("NOT messages.private", Boolean),
+        *extra,
     )
+
+
+def _operator_replied() -> Any:
+    return exists().where(*_operator_reply())
 
 
 def _has_ticket() -> Any:
@@ -330,20 +350,30 @@ async def top_gaps(db: AsyncSession, period: Period, f: Filters, limit: int = TO
 
 @dataclass(frozen=True, slots=True)
 class Durations:
-    """Minutes, calendar and business, of one measure over a set of tickets or conversations."""
+    """Minutes, calendar and business, of one measure over a set of tickets or conversations: how many, and
+    the median and p90 of each (nearest rank; ``None`` when there is nothing to measure)."""
 
-    calendar: list[float] = field(default_factory=list)
-    business: list[float] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.calendar)
+    count: int = 0
+    median_calendar: float | None = None
+    p90_calendar: float | None = None
+    median_business: float | None = None
+    p90_business: float | None = None
 
     def median(self, business: bool = False) -> float | None:
-        return percentile(self.business if business else self.calendar, 0.5)
+        return self.median_business if business else self.median_calendar
 
     def p90(self, business: bool = False) -> float | None:
-        return percentile(self.business if business else self.calendar, 0.9)
+        return self.p90_business if business else self.p90_calendar
+
+    @classmethod
+    def of(cls, calendar: Sequence[float], business: Sequence[float]) -> Durations:
+        return cls(
+            len(calendar),
+            percentile(calendar, 0.5),
+            percentile(calendar, 0.9),
+            percentile(business, 0.5),
+            percentile(business, 0.9),
+        )
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -356,13 +386,6 @@ def percentile(values: Sequence[float], p: float) -> float | None:
 
 def _minutes(a: datetime, b: datetime) -> float:
     return max(0.0, (b - a).total_seconds() / 60)
-
-
-def _pauses(raw: list[Any] | None, until: datetime) -> list[Pause]:
-    pauses: list[Pause] = []
-    for since, end in raw or []:
-        pauses.append((datetime.fromisoformat(since), until if end is None else datetime.fromisoformat(end)))
-    return pauses
 
 
 def _calendar(sla: SlaPolicy, plan: str) -> Calendar:
@@ -381,11 +404,48 @@ class HumanTimes:
 ALL = "all"
 
 
-def _add(groups: dict[str, Durations], keys: Sequence[str], calendar: float, business: float) -> None:
-    for key in (ALL, *keys):
-        d = groups.setdefault(key, Durations())
-        d.calendar.append(calendar)
-        d.business.append(business)
+async def _ticket_durations(
+    db: AsyncSession, where: list[ColumnElement[bool]], calendar: Any, business: Any
+) -> dict[str, Durations]:
+    """Count, median and p90 of a stored ticket duration under ``all``, ``operator:<id>`` and ``team:<id>``.
+
+    In SQL on both databases: window functions number each group's values in order, and the median and p90
+    are the values at ranks ceil(n/2) and ceil(9n/10) — nearest rank, as :func:`percentile` defines it. Only
+    one row per group leaves the database.
+    """
+    out: dict[str, Durations] = {}
+    for prefix, group in ((ALL, None), ("operator", Ticket.assignee_id), ("team", Ticket.team_id)):
+        partition = [] if group is None else [group]
+        ranked = (
+            _tickets(
+                (literal(ALL) if group is None else group).label("g"),
+                calendar.label("c"),
+                business.label("b"),
+                func.row_number().over(partition_by=partition, order_by=calendar).label("rc"),
+                func.row_number().over(partition_by=partition, order_by=business).label("rb"),
+                func.count().over(partition_by=partition).label("n"),
+            )
+            .where(*where, calendar.is_not(None), *([] if group is None else [group.is_not(None)]))
+            .subquery()
+        )
+        n = ranked.c.n
+        median_rank, p90_rank = (n + 1) // 2, (9 * n + 9) // 10
+
+        def at(rank: Any, column: Any, value: Any) -> Any:
+            return func.max(case((column == rank, value)))
+
+        stmt = select(
+            ranked.c.g,
+            func.max(n),
+            at(median_rank, ranked.c.rc, ranked.c.c),
+            at(p90_rank, ranked.c.rc, ranked.c.c),
+            at(median_rank, ranked.c.rb, ranked.c.b),
+            at(p90_rank, ranked.c.rb, ranked.c.b),
+        ).group_by(ranked.c.g)
+        for key, count, *figures in (await db.execute(stmt)).all():
+            name = ALL if group is None else f"{prefix}:{key}"
+            out[name] = Durations(int(count), *(None if v is None else float(v) for v in figures))
+    return out
 
 
 async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPolicy) -> HumanTimes:
@@ -396,46 +456,24 @@ async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPoli
     - ticket resolution: opening → resolution; in business time the pauses while the ticket waited for the
       customer do not count, in calendar time they do (it is what the customer lived through);
     - handoff wait: the conversation handed to a human → the first public operator message after it.
-    Business time is the calendar of the ticket's plan (the customer's plan for conversations).
+    Business time is the calendar of the ticket's plan (the customer's plan for conversations). Tickets'
+    durations are stored when the facts become known (``tickets/durations.py``); the handoff wait is measured
+    here, on the conversations of the period that were handed off.
     """
-    result = HumanTimes({}, {}, {})
-    stmt = _tickets(
-        Ticket.plan,
-        Ticket.team_id,
-        Ticket.assignee_id,
-        Ticket.sla_started_at,
-        Ticket.first_responded_at,
-        Ticket.resolved_at,
-        Ticket.pauses,
-    ).where(*ticket_filter(period, f))
-    for plan, team_id, assignee_id, started, responded, resolved, pauses in (await db.execute(stmt)).all():
-        calendar = _calendar(sla, plan)
-        keys = [f"operator:{assignee_id}"] if assignee_id else []
-        keys += [f"team:{team_id}"] if team_id else []
-        if responded is not None:
-            business = elapsed_business_minutes(calendar, started, responded, _pauses(pauses, responded))
-            _add(result.first_response, keys, _minutes(started, responded), business)
-        if resolved is not None:
-            business = elapsed_business_minutes(calendar, started, resolved, _pauses(pauses, resolved))
-            _add(result.resolution, keys, _minutes(started, resolved), business)
-    first_reply = (
-        select(func.min(Message.created_at))
-        .where(
-            Message.conversation_id == Conversation.id,
-            Message.author == Author.OPERATOR,
-            Message.private.is_(False),
-            Message.created_at >= Conversation.waiting_since,
-        )
-        .scalar_subquery()
+    where = ticket_filter(period, f)
+    first_response = await _ticket_durations(
+        db, where, Ticket.first_response_minutes, Ticket.first_response_business_minutes
     )
+    resolution = await _ticket_durations(db, where, Ticket.resolution_minutes, Ticket.resolution_business_minutes)
+    return HumanTimes(first_response, resolution, await _handoff_waits(db, period, f, sla))
+
+
+async def _handoff_waits(db: AsyncSession, period: Period, f: Filters, sla: SlaPolicy) -> dict[str, Durations]:
+    after_handoff = Message.created_at >= Conversation.waiting_since
+    first_reply = select(func.min(Message.created_at)).where(*_operator_reply(after_handoff)).scalar_subquery()
     replier = (
         select(Message.operator_id)
-        .where(
-            Message.conversation_id == Conversation.id,
-            Message.author == Author.OPERATOR,
-            Message.private.is_(False),
-            Message.created_at >= Conversation.waiting_since,
-        )
+        .where(*_operator_reply(after_handoff))
         .order_by(Message.created_at, Message.id)
         .limit(1)
         .scalar_subquery()
@@ -443,15 +481,19 @@ async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPoli
     stmt = _conversations(Customer.plan, Conversation.waiting_since, first_reply, replier).where(
         *conversation_filter(period, f), Conversation.waiting_since.is_not(None)
     )
+    groups: dict[str, tuple[list[float], list[float]]] = {}
+    calendars: dict[str, Calendar] = {}
     for plan, since, replied, operator_id in (await db.execute(stmt)).all():
         if replied is None:
             continue
         replied = replied if replied.tzinfo else replied.replace(tzinfo=UTC)
-        business = elapsed_business_minutes(_calendar(sla, plan), since, replied)
-        _add(
-            result.handoff_wait, [f"operator:{operator_id}"] if operator_id else [], _minutes(since, replied), business
-        )
-    return result
+        calendar = calendars.get(plan) or calendars.setdefault(plan, _calendar(sla, plan))
+        business = elapsed_business_minutes(calendar, since, replied)
+        for key in (ALL, *([f"operator:{operator_id}"] if operator_id else [])):
+            minutes = groups.setdefault(key, ([], []))
+            minutes[0].append(_minutes(since, replied))
+            minutes[1].append(business)
+    return {key: Durations.of(cal, bus) for key, (cal, bus) in groups.items()}
 
 
 # --- SLA ---------------------------------------------------------------------------------------------
