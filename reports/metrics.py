@@ -132,12 +132,14 @@ async def conversations_by_channel_plan(db: AsyncSession, period: Period, f: Fil
 
 async def tickets_by_channel_plan(db: AsyncSession, period: Period, f: Filters) -> list[Cell]:
     """Tickets opened in the period, by the channel of their first conversation × the ticket's plan."""
-    channel = _ticket_channel().label("channel")
+    # The channel is a correlated subquery: computed once per ticket in an inner query, then grouped (grouping
+    # by the expression itself would run it again for the GROUP BY).
+    rows = _tickets(_ticket_channel().label("channel"), Ticket.plan.label("plan")).where(*ticket_filter(period, f))
+    inner = rows.subquery()
     stmt = (
-        _tickets(channel, Ticket.plan, func.count())
-        .where(*ticket_filter(period, f))
-        .group_by(channel, Ticket.plan)
-        .order_by(channel, Ticket.plan)
+        select(inner.c.channel, inner.c.plan, func.count())
+        .group_by(inner.c.channel, inner.c.plan)
+        .order_by(inner.c.channel, inner.c.plan)
     )
     return [Cell((str(ch), plan), n) for ch, plan, n in (await db.execute(stmt)).all()]
 
