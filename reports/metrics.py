@@ -406,48 +406,60 @@ class HumanTimes:
 ALL = "all"
 
 
-async def _ticket_durations(
-    db: AsyncSession, where: list[ColumnElement[bool]], calendar: Any, business: Any
-) -> dict[str, Durations]:
-    """Count, median and p90 of a stored ticket duration under ``all``, ``operator:<id>`` and ``team:<id>``.
+def _at_ranks(c: Any, n: Any, *names: str) -> list[Any]:
+    """Median and p90 of each named column: its value on the row ranked ceil(n/2), then ceil(9n/10)."""
+    return [
+        func.max(case((c[f"r{name}"] == rank, c[name]))) for name in names for rank in ((n + 1) // 2, (9 * n + 9) // 10)
+    ]
 
-    In SQL on both databases: window functions number each group's values in order, and the median and p90
-    are the values at ranks ceil(n/2) and ceil(9n/10) — nearest rank, as :func:`percentile` defines it. Only
-    one row per group leaves the database.
+
+async def _ticket_durations(
+    db: AsyncSession, where: list[ColumnElement[bool]]
+) -> tuple[dict[str, Durations], dict[str, Durations]]:
+    """Count, median and p90 of the stored first-response and resolution durations under ``all``,
+    ``operator:<id>`` and ``team:<id>``.
+
+    In SQL on both databases, one statement per grouping: window functions number each group's values in
+    order, and the median and p90 are the values at ranks ceil(n/2) and ceil(9n/10) — nearest rank, as
+    :func:`percentile` defines it. Every resolved ticket has a first response, so the answered tickets carry
+    both measures; unresolved ones sort after the resolved (NULLS LAST) and are not counted for resolution.
+    Only one row per group leaves the database.
     """
-    out: dict[str, Durations] = {}
+    measures = {
+        "fc": Ticket.first_response_minutes,
+        "fb": Ticket.first_response_business_minutes,
+        "rc": Ticket.resolution_minutes,
+        "rb": Ticket.resolution_business_minutes,
+    }
+    first_response: dict[str, Durations] = {}
+    resolution: dict[str, Durations] = {}
     for prefix, group in ((ALL, None), ("operator", Ticket.assignee_id), ("team", Ticket.team_id)):
         partition = [] if group is None else [group]
         ranked = (
             _tickets(
                 (literal(ALL) if group is None else group).label("g"),
-                calendar.label("c"),
-                business.label("b"),
-                func.row_number().over(partition_by=partition, order_by=calendar).label("rc"),
-                func.row_number().over(partition_by=partition, order_by=business).label("rb"),
-                func.count().over(partition_by=partition).label("n"),
+                *(column.label(name) for name, column in measures.items()),
+                *(
+                    func.row_number().over(partition_by=partition, order_by=column.asc().nulls_last()).label(f"r{name}")
+                    for name, column in measures.items()
+                ),
+                func.count().over(partition_by=partition).label("nf"),
+                func.count(Ticket.resolution_minutes).over(partition_by=partition).label("nr"),
             )
-            .where(*where, calendar.is_not(None), *([] if group is None else [group.is_not(None)]))
+            .where(*where, Ticket.first_response_minutes.is_not(None), *([] if group is None else [group.is_not(None)]))
             .subquery()
         )
-        n = ranked.c.n
-        median_rank, p90_rank = (n + 1) // 2, (9 * n + 9) // 10
-
-        def at(rank: Any, column: Any, value: Any) -> Any:
-            return func.max(case((column == rank, value)))
-
+        c = ranked.c
         stmt = select(
-            ranked.c.g,
-            func.max(n),
-            at(median_rank, ranked.c.rc, ranked.c.c),
-            at(p90_rank, ranked.c.rc, ranked.c.c),
-            at(median_rank, ranked.c.rb, ranked.c.b),
-            at(p90_rank, ranked.c.rb, ranked.c.b),
-        ).group_by(ranked.c.g)
-        for key, count, *figures in (await db.execute(stmt)).all():
+            c.g, func.max(c.nf), func.max(c.nr), *_at_ranks(c, c.nf, "fc", "fb"), *_at_ranks(c, c.nr, "rc", "rb")
+        ).group_by(c.g)
+        for key, answered, resolved, *values in (await db.execute(stmt)).all():
             name = ALL if group is None else f"{prefix}:{key}"
-            out[name] = Durations(int(count), *(None if v is None else float(v) for v in figures))
-    return out
+            fc50, fc90, fb50, fb90, rc50, rc90, rb50, rb90 = (None if v is None else float(v) for v in values)
+            first_response[name] = Durations(int(answered), fc50, fc90, fb50, fb90)
+            if resolved:
+                resolution[name] = Durations(int(resolved), rc50, rc90, rb50, rb90)
+    return first_response, resolution
 
 
 async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPolicy) -> HumanTimes:
@@ -462,11 +474,7 @@ async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPoli
     durations are stored when the facts become known (``tickets/durations.py``); the handoff wait is measured
     here, on the conversations of the period that were handed off.
     """
-    where = ticket_filter(period, f)
-    first_response = await _ticket_durations(
-        db, where, Ticket.first_response_minutes, Ticket.first_response_business_minutes
-    )
-    resolution = await _ticket_durations(db, where, Ticket.resolution_minutes, Ticket.resolution_business_minutes)
+    first_response, resolution = await _ticket_durations(db, ticket_filter(period, f))
     return HumanTimes(first_response, resolution, await _handoff_waits(db, period, f, sla))
 
 
