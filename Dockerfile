@@ -27,4 +27,4 @@ HEALTHCHECK --interval=15s --timeout=5s --retries=5 CMD python -c "import urllib
 # No demo data (and so no demo staff passwords) unless asked with FRONTLINE_LOAD_DEMO=1. Without any admin
 # account the server says at start how to create one:
 #   docker compose exec app frontline operator add LOGIN --role admin
-CMD ["sh", "-c", "frontline db upgrade && if [ \"${FRONTLINE_LOAD_DEMO:-0}\" = 1 ]; then frontline demo load; fi && exec frontline serve"]
+CMD ["sh", "-c", "frontline db upgrade && frontline ticket backfill-durations && if [ \"${FRONTLINE_LOAD_DEMO:-0}\" = 1 ]; then frontline demo load; fi && exec frontline serve"]

@@ -32,6 +32,7 @@ frontend: frontend/dist/.built
 
 migrate: install
 	$(BIN)/frontline db upgrade
+	$(BIN)/frontline ticket backfill-durations
 
 demo: migrate
 	$(BIN)/frontline demo load

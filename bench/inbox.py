@@ -30,7 +30,6 @@ import random
 import re
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,13 +38,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
-import asyncpg
 from aiohttp import web
 from sqlalchemy import event, select
 
+from bench._seed import bulk_loader, scratch_pg, seed_staff
 from bench._stats import percentiles
 from bench.tickets import TICKET_COLUMNS, ticket_rows
-from core.db import create_engine, execute_autocommit, session_factory, transaction
+from core.db import create_engine, session_factory, transaction
 from core.events import create_bus
 from core.migrate import upgrade
 from core.models import Channel, Conversation, Operator
@@ -61,54 +60,27 @@ from core.web.pages import create_pages
 from handoff import inbox_pages, queue
 from tickets.desk import TicketDesk
 
-PG_ADMIN = os.environ.get("FRONTLINE_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("FRONTLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 OPERATORS = 50
 TEXTS = ["нет интернета с утра", "роутер мигает красным", "спасибо!", "когда починят?", "how do I pay the bill"]
 
 
-async def scratch_pg(work: Any) -> dict[str, Any]:
-    name = f"frontline_bench_{uuid.uuid4().hex[:10]}"
-    await execute_autocommit(PG_ADMIN, f'CREATE DATABASE "{name}"')
-    try:
-        return dict(await work(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"))
-    finally:
-        await execute_autocommit(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 async def load(url: str, conversations: int, messages: int, tickets: int) -> dict[str, Any]:
     await asyncio.to_thread(upgrade, url)
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     rnd = random.Random(7)
     now = datetime.now(UTC)
     customers = max(1000, conversations * 4 // 5)
     out: dict[str, Any] = {"customers": customers, "conversations": conversations, "messages": messages}
     began = time.perf_counter()
-    try:
-        await conn.execute(
-            "INSERT INTO teams (key, name, created_at) VALUES ('first-line','1',now()),('second-line','2',now()),"
-            "('billing','3',now())"
-        )
-        teams = [r["id"] for r in await conn.fetch("SELECT id FROM teams")]
-        await conn.execute(
-            "INSERT INTO operators (login, name, password_hash, role, active, language, failed_logins, created_at) "
-            "SELECT 'op' || g, 'op ' || g, 'x', 'operator', true, 'ru', 0, now() "
-            f"FROM generate_series(1, {OPERATORS}) g"
-        )
-        operators = [r["id"] for r in await conn.fetch("SELECT id FROM operators ORDER BY id")]
-        dropped = await conn.fetch(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('messages', 'tickets', 'conversations')"
-            " AND indexname NOT IN (SELECT conname FROM pg_constraint)"
-        )
-        for name in (r["indexname"] for r in dropped):
-            await conn.execute(f'DROP INDEX "{name}"')
-        await conn.copy_records_to_table(
+    async with bulk_loader(url, ["customers", "conversations", "messages", "tickets"]) as loader:
+        teams, operators = await seed_staff(loader, now, OPERATORS)
+        await loader.copy(
             "customers",
-            records=[
+            ["id", "name", "language", "timezone", "plan", "created_at"],
+            [
                 (i, f"Клиент {i}", "ru" if i % 5 else "en", "Europe/Moscow", "standard", now)
                 for i in range(1, customers + 1)
             ],
-            columns=["id", "name", "language", "timezone", "plan", "created_at"],
         )
         per = max(1, messages // conversations)
         conv_rows = []
@@ -132,13 +104,13 @@ async def load(url: str, conversations: int, messages: int, tickets: int) -> dic
                     None, created if status == "closed" else None, created, created + timedelta(minutes=per),
                 )
             )  # fmt: skip
-        await conn.copy_records_to_table(
+        await loader.copy(
             "conversations",
-            records=conv_rows,
-            columns=[
+            [
                 "id", "customer_id", "channel", "chat_id", "status", "assignee_id", "language", "dialog_state",
                 "last_seq", "waiting_since", "first_reply_at", "closed_at", "created_at", "updated_at",
             ],
+            conv_rows,
         )  # fmt: skip
         message_id = 0
         batch: list[tuple[Any, ...]] = []
@@ -154,27 +126,18 @@ async def load(url: str, conversations: int, messages: int, tickets: int) -> dic
                     )
                 )  # fmt: skip
             if len(batch) >= 100_000:
-                await conn.copy_records_to_table("messages", records=batch, columns=MESSAGE_COLUMNS)
+                await loader.copy("messages", MESSAGE_COLUMNS, batch)
                 batch = []
-        if batch:
-            await conn.copy_records_to_table("messages", records=batch, columns=MESSAGE_COLUMNS)
+        await loader.copy("messages", MESSAGE_COLUMNS, batch)
         out["messages"] = message_id
         for start in range(1, tickets + 1, 100_000):
             rows = ticket_rows(
                 start, min(100_000, tickets - start + 1), now, customers, teams, operators, 1000, tickets // 10, rnd
             )
-            await conn.copy_records_to_table("tickets", records=rows, columns=TICKET_COLUMNS)
+            await loader.copy("tickets", TICKET_COLUMNS, rows)
         out["tickets"] = tickets
-        out["load_seconds"] = round(time.perf_counter() - began, 1)
-        began = time.perf_counter()
-        for definition in (r["indexdef"] for r in dropped):
-            await conn.execute(definition)
-        for table in ("customers", "conversations", "messages", "tickets", "operators"):
-            await conn.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
-        await conn.execute("ANALYZE")
-        out["index_build_seconds"] = round(time.perf_counter() - began, 1)
-    finally:
-        await conn.close()
+    out["index_build_seconds"] = round(loader.finish_seconds, 1)
+    out["load_seconds"] = round(time.perf_counter() - began - loader.finish_seconds, 1)
     return out
 
 

@@ -1,6 +1,6 @@
 """Report query times at size, on PostgreSQL and SQLite.
 
-    .venv/bin/python bench/reports.py [--conversations 100000] [--messages-per 10] [--tickets-per 1.0]
+    .venv/bin/python bench/reports.py [--conversations 100000] [--messages-per 10] [--tickets-per 10]
                                       [--runs 5] [--days 90] [--backends sqlite,postgresql]
 
 Bulk-loads a synthetic history (customers, conversations, messages stamped with intent/band/votes, tickets with
@@ -21,7 +21,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,245 +29,161 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, text
-
+from bench._seed import bulk_loader, scratch_pg, seed_staff
 from bench._stats import percentiles
-from core.db import create_engine, execute_autocommit, session_factory
+from core.db import create_engine, session_factory
 from core.migrate import upgrade
-from core.models import Conversation, Customer, Message, Operator, Team
 from core.settings import ROOT
-from handoff.models import Csat
-from kb.models import Gap
 from reports import metrics
 from reports.period import Filters, Period
 from reports.tables import build_report
 from sla.policy import SlaPolicy
-from tickets.models import SlaState, Ticket, TicketConversation
+from tickets.durations import business_minutes, calendar_minutes, plan_calendar
+from tickets.models import SlaState
 
-PG_ADMIN = os.environ.get("FRONTLINE_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 TZ = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-CHUNK = 5000
+TABLES = ["customers", "conversations", "messages", "tickets", "ticket_conversations", "csat", "kb_gaps"]
+CONVERSATION_COLUMNS = [
+    "id", "customer_id", "channel", "chat_id", "status", "assignee_id", "language", "dialog_state", "last_seq",
+    "waiting_since", "first_reply_at", "closed_at", "created_at", "updated_at",
+]  # fmt: skip
+MESSAGE_COLUMNS = [
+    "id", "conversation_id", "seq", "direction", "author", "operator_id", "channel", "chat_id", "channel_message_id",
+    "text", "private", "attachments", "buttons", "meta", "delivery_state", "attempts", "created_at", "delivered_at",
+    "handled_at",
+]  # fmt: skip
+TICKET_COLUMNS = [
+    "id", "customer_id", "subject", "description", "team_id", "assignee_id", "urgency", "impact", "priority",
+    "sla_priority", "status", "plan", "sla_started_at", "first_responded_at", "first_response_state",
+    "next_response_state", "resolution_state", "sla_state", "pauses", "escalation_level", "resolved_at",
+    "created_at", "updated_at", "resolution_due", "first_response_minutes", "first_response_business_minutes",
+    "resolution_minutes", "resolution_business_minutes",
+]  # fmt: skip
+CSAT_COLUMNS = ["rating", "comment", "ticket_id", "conversation_id", "created_at", "updated_at"]
+GAP_COLUMNS = ["text", "language", "channel", "reason", "status", "created_at"]
 
 
 async def load(
-    url: str, conversations: int, messages_per: int, tickets_per: float, days: int, seed: int
+    url: str, sla: SlaPolicy, conversations: int, messages_per: int, tickets_per: float, days: int, seed: int
 ) -> dict[str, int]:
-    """Synthetic rows, inserted in chunks with executemany; ids are assigned here so rows can refer to each other."""
+    """Synthetic rows through the shared bulk loader; ids are assigned here so rows can refer to each other.
+
+    Each ticket's durations are stored as the ticket service stores them (``tickets.durations``), with the
+    plan's calendar from ``data/sla``.
+    """
     rng = random.Random(seed)
-    engine = create_engine(url)
-    sizes = {"customers": 0, "conversations": 0, "messages": 0, "tickets": 0, "ratings": 0}
     customers = max(100, conversations // 10)
     bands = ["answer", "answer", "suggest", "unknown"]
     intents = ["ask_question", "report_problem", "greet", "ticket_status", "talk_to_human"]
-    states = [SlaState.OK] * 8 + [SlaState.AT_RISK, SlaState.BREACHED]
-
-    async def put(model: Any, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            async with engine.begin() as conn:
-                await conn.execute(insert(model.__table__), rows)
-
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(Team.__table__), [{"id": 1, "key": "first-line", "name": "First line", "created_at": NOW}]
-        )
-        await conn.execute(
-            insert(Operator.__table__),
-            [
-                {
-                    "id": i,
-                    "login": f"op{i}",
-                    "name": f"Operator {i}",
-                    "password_hash": "!",
-                    "role": "operator",
-                    "active": True,
-                    "language": "ru",
-                    "failed_logins": 0,
-                    "created_at": NOW,
-                }
-                for i in range(1, 51)
-            ],
-        )
+    states = [SlaState.OK.value] * 8 + [SlaState.AT_RISK.value, SlaState.BREACHED.value]
     plans = ["standard", "premium"]
-    batch: list[dict[str, Any]] = []
-    for i in range(1, customers + 1):
-        batch.append(
-            {
-                "id": i,
-                "name": f"c{i}",
-                "language": "ru" if i % 5 else "en",
-                "timezone": "Europe/Moscow",
-                "plan": plans[i % 4 == 0],
-                "created_at": NOW,
-            }
-        )
-        if len(batch) >= CHUNK:
-            await put(Customer, batch)
-            batch = []
-    await put(Customer, batch)
-    sizes["customers"] = customers
-    conv_rows: list[dict[str, Any]] = []
-    msg_rows: list[dict[str, Any]] = []
-    ticket_rows: list[dict[str, Any]] = []
-    link_rows: list[dict[str, Any]] = []
-    csat_rows: list[dict[str, Any]] = []
-    gap_rows: list[dict[str, Any]] = []
+    calendars = {plan: plan_calendar(sla, plan) for plan in plans}
+    sizes = {"customers": customers, "conversations": conversations, "messages": 0, "tickets": 0, "ratings": 0}
+    conv_rows: list[tuple[Any, ...]] = []
+    msg_rows: list[tuple[Any, ...]] = []
+    ticket_rows: list[tuple[Any, ...]] = []
+    link_rows: list[tuple[Any, ...]] = []
+    csat_rows: list[tuple[Any, ...]] = []
+    gap_rows: list[tuple[Any, ...]] = []
     message_id = ticket_id = 0
     tickets_target = int(conversations * tickets_per)
 
-    async def flush(final: bool = False) -> None:
-        nonlocal conv_rows, msg_rows, ticket_rows, link_rows, csat_rows, gap_rows
-        if final or len(msg_rows) >= CHUNK * 4:
-            await put(Conversation, conv_rows)
-            await put(Message, msg_rows)
-            await put(Ticket, ticket_rows)
-            await put(TicketConversation, link_rows)
-            await put(Csat, csat_rows)
-            await put(Gap, gap_rows)
-            conv_rows, msg_rows, ticket_rows, link_rows, csat_rows, gap_rows = [], [], [], [], [], []
-
-    for c in range(1, conversations + 1):
-        opened = NOW - timedelta(seconds=rng.randint(60, days * 86400))
-        customer = rng.randint(1, customers)
-        channel = "telegram" if rng.random() < 0.6 else "web"
-        handed = rng.random() < 0.3
-        waiting = opened + timedelta(minutes=1) if handed else None
-        conv_rows.append(
-            {
-                "id": c,
-                "customer_id": customer,
-                "channel": channel,
-                "chat_id": f"b{c}",
-                "status": "closed",
-                "assignee_id": rng.randint(1, 50) if handed else None,
-                "language": "ru",
-                "dialog_state": {},
-                "last_seq": 0,
-                "waiting_since": waiting,
-                "first_reply_at": None,
-                "closed_at": opened + timedelta(hours=1),
-                "created_at": opened,
-                "updated_at": opened,
-            }
+    async with bulk_loader(url, TABLES) as loader:
+        await seed_staff(loader, NOW)
+        await loader.copy(
+            "customers",
+            ["id", "name", "language", "timezone", "plan", "created_at"],
+            (
+                (i, f"c{i}", "ru" if i % 5 else "en", "Europe/Moscow", plans[i % 4 == 0], NOW)
+                for i in range(1, customers + 1)
+            ),
         )
-        for seq in range(1, messages_per + 1):
-            message_id += 1
-            inbound = seq % 2 == 1
-            at = opened + timedelta(minutes=seq * rng.randint(1, 20))
-            meta: dict[str, Any] = {}
-            author = "customer" if inbound else "bot"
-            if inbound:
-                meta = {"intent": rng.choice(intents), "band": rng.choice(bands)}
-                if seq == 3 and rng.random() < 0.3:
-                    meta = {"payload": f"h:{rng.choice('yn')}{rng.randint(1, 60)}:x"}
-            elif handed and seq >= 4:
-                author = "operator"
-            msg_rows.append(
-                {
-                    "id": message_id,
-                    "conversation_id": c,
-                    "seq": seq,
-                    "direction": "in" if inbound else "out",
-                    "author": author,
-                    "operator_id": conv_rows[-1]["assignee_id"] if author == "operator" else None,
-                    "channel": channel,
-                    "chat_id": f"b{c}",
-                    "channel_message_id": f"{message_id}" if inbound else None,
-                    "text": "…",
-                    "private": False,
-                    "attachments": [],
-                    "buttons": [],
-                    "meta": meta,
-                    "delivery_state": "received" if inbound else "sent",
-                    "attempts": 0,
-                    "created_at": at,
-                    "delivered_at": None if inbound else at,
-                    "handled_at": at if inbound else None,
-                }
-            )
-        # Tickets: as many as asked (1.0 per conversation by default), spread over the conversations.
-        while ticket_id < tickets_target * c / conversations:
-            ticket_id += 1
-            responded = opened + timedelta(minutes=rng.randint(5, 2000))
-            resolved = responded + timedelta(minutes=rng.randint(10, 5000)) if rng.random() < 0.85 else None
-            fr, res = rng.choice(states), rng.choice(states)
-            pauses = (
-                [[(responded + timedelta(hours=1)).isoformat(), (responded + timedelta(hours=5)).isoformat()]]
-                if rng.random() < 0.2
-                else []
-            )
-            ticket_rows.append(
-                {
-                    "id": ticket_id,
-                    "customer_id": customer,
-                    "subject": "s",
-                    "description": "d",
-                    "category": None,
-                    "team_id": 1,
-                    "assignee_id": rng.randint(1, 50),
-                    "urgency": "medium",
-                    "impact": "one",
-                    "priority": rng.choice(["P1", "P2", "P3", "P4"]),
-                    "sla_priority": rng.choice(["P1", "P2", "P3", "P4"]),
-                    "status": "resolved" if resolved else "open",
-                    "plan": plans[customer % 4 == 0],
-                    "sla_started_at": opened,
-                    "first_responded_at": responded,
-                    "first_response_state": fr,
-                    "next_response_state": "ok",
-                    "resolution_state": res,
-                    "sla_state": max(fr, res, key=states.index),
-                    "pauses": pauses,
-                    "escalation_level": 0,
-                    "resolved_at": resolved,
-                    "created_at": opened,
-                    "updated_at": opened,
-                    "resolution_due": opened + timedelta(days=2),
-                }
-            )
-            if rng.random() < 0.7:
-                link_rows.append({"ticket_id": ticket_id, "conversation_id": c, "created_at": opened})
-            if resolved and rng.random() < 0.2:
-                csat_rows.append(
-                    {
-                        "rating": rng.randint(1, 5),
-                        "comment": "ok" if rng.random() < 0.3 else None,
-                        "ticket_id": ticket_id,
-                        "conversation_id": None,
-                        "created_at": resolved,
-                        "updated_at": resolved,
-                    }
+
+        async def flush(final: bool = False) -> None:
+            nonlocal conv_rows, msg_rows, ticket_rows, link_rows, csat_rows, gap_rows
+            if final or len(msg_rows) >= 100_000 or len(ticket_rows) >= 50_000:
+                await loader.copy("conversations", CONVERSATION_COLUMNS, conv_rows)
+                await loader.copy("messages", MESSAGE_COLUMNS, msg_rows)
+                await loader.copy("tickets", TICKET_COLUMNS, ticket_rows)
+                await loader.copy("ticket_conversations", ["ticket_id", "conversation_id", "created_at"], link_rows)
+                sizes["ratings"] += await loader.copy("csat", CSAT_COLUMNS, csat_rows)
+                await loader.copy("kb_gaps", GAP_COLUMNS, gap_rows)
+                conv_rows, msg_rows, ticket_rows, link_rows, csat_rows, gap_rows = [], [], [], [], [], []
+
+        for c in range(1, conversations + 1):
+            opened = NOW - timedelta(seconds=rng.randint(60, days * 86400))
+            customer = rng.randint(1, customers)
+            plan = plans[customer % 4 == 0]
+            channel = "telegram" if rng.random() < 0.6 else "web"
+            handed = rng.random() < 0.3
+            waiting = opened + timedelta(minutes=1) if handed else None
+            assignee = rng.randint(1, 50) if handed else None
+            conv_rows.append(
+                (
+                    c, customer, channel, f"b{c}", "closed", assignee, "ru", {}, 0, waiting, None,
+                    opened + timedelta(hours=1), opened, opened,
                 )
-        if handed and rng.random() < 0.3:
-            csat_rows.append(
-                {
-                    "rating": rng.randint(1, 5),
-                    "comment": None,
-                    "conversation_id": c,
-                    "ticket_id": None,
-                    "created_at": opened + timedelta(hours=1),
-                    "updated_at": opened,
-                }
-            )
-        if rng.random() < 0.05:
-            gap_rows.append(
-                {
-                    "text": f"question {rng.randint(1, 300)}",
-                    "language": "ru",
-                    "channel": channel,
-                    "reason": "unknown",
-                    "status": "open",
-                    "created_at": opened,
-                }
-            )
-        await flush()
-    await flush(final=True)
-    sizes.update(conversations=conversations, messages=message_id, tickets=ticket_id)
-    async with engine.begin() as conn:
-        sizes["ratings"] = int((await conn.execute(text("SELECT count(*) FROM csat"))).scalar_one())
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text("ANALYZE"))
-    await engine.dispose()
+            )  # fmt: skip
+            for seq in range(1, messages_per + 1):
+                message_id += 1
+                inbound = seq % 2 == 1
+                at = opened + timedelta(minutes=seq * rng.randint(1, 20))
+                meta: dict[str, Any] = {}
+                author = "customer" if inbound else "bot"
+                if inbound:
+                    meta = {"intent": rng.choice(intents), "band": rng.choice(bands)}
+                    if seq == 3 and rng.random() < 0.3:
+                        meta = {"payload": f"h:{rng.choice('yn')}{rng.randint(1, 60)}:x"}
+                elif handed and seq >= 4:
+                    author = "operator"
+                msg_rows.append(
+                    (
+                        message_id, c, seq, "in" if inbound else "out", author,
+                        assignee if author == "operator" else None, channel, f"b{c}",
+                        f"{message_id}" if inbound else None, "…", False, [], [], meta,
+                        "received" if inbound else "sent", 0, at, None if inbound else at, at if inbound else None,
+                    )
+                )  # fmt: skip
+            # Tickets: as many as asked (``--tickets-per`` per conversation), spread over the conversations.
+            while ticket_id < tickets_target * c / conversations:
+                ticket_id += 1
+                responded = opened + timedelta(minutes=rng.randint(5, 2000))
+                resolved = responded + timedelta(minutes=rng.randint(10, 5000)) if rng.random() < 0.85 else None
+                fr, res = rng.choice(states), rng.choice(states)
+                pauses = (
+                    [[(responded + timedelta(hours=1)).isoformat(), (responded + timedelta(hours=5)).isoformat()]]
+                    if rng.random() < 0.2
+                    else []
+                )
+                calendar = calendars[plan]
+                fr_minutes = calendar_minutes(opened, responded), business_minutes(calendar, opened, responded, pauses)
+                res_minutes = (
+                    (calendar_minutes(opened, resolved), business_minutes(calendar, opened, resolved, pauses))
+                    if resolved
+                    else (None, None)
+                )
+                ticket_rows.append(
+                    (
+                        ticket_id, customer, "s", "d", 1, rng.randint(1, 50), "medium", "one",
+                        rng.choice(["P1", "P2", "P3", "P4"]), rng.choice(["P1", "P2", "P3", "P4"]),
+                        "resolved" if resolved else "open", plan, opened, responded, fr, "ok", res,
+                        max(fr, res, key=states.index), pauses, 0, resolved, opened, opened,
+                        opened + timedelta(days=2), *fr_minutes, *res_minutes,
+                    )
+                )  # fmt: skip
+                if rng.random() < 0.7:
+                    link_rows.append((ticket_id, c, opened))
+                if resolved and rng.random() < 0.2:
+                    comment = "ok" if rng.random() < 0.3 else None
+                    csat_rows.append((rng.randint(1, 5), comment, ticket_id, None, resolved, resolved))
+            if handed and rng.random() < 0.3:
+                csat_rows.append((rng.randint(1, 5), None, None, c, opened + timedelta(hours=1), opened))
+            if rng.random() < 0.05:
+                gap_rows.append((f"question {rng.randint(1, 300)}", "ru", channel, "unknown", "open", opened))
+            await flush()
+        await flush(final=True)
+    sizes.update(messages=message_id, tickets=ticket_id)
     return sizes
 
 
@@ -315,7 +230,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages-per", type=int, default=10)
-    parser.add_argument("--tickets-per", type=float, default=1.0)
+    parser.add_argument("--tickets-per", type=float, default=10.0)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
@@ -328,25 +243,21 @@ async def main() -> None:
         "args": vars(args),
         "backends": {},
     }
+
+    async def run(url: str) -> dict[str, Any]:
+        await asyncio.to_thread(upgrade, url)
+        started = time.perf_counter()
+        sizes = await load(url, sla, args.conversations, args.messages_per, args.tickets_per, args.days, args.seed)
+        load_seconds = round(time.perf_counter() - started, 1)
+        timings = await time_sections(url, sla, args.runs, args.days)
+        return {"rows": sizes, "load_seconds": load_seconds, "ms": timings}
+
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as folder:
-            if backend == "sqlite":
-                url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-                name = None
-            else:
-                name = f"frontline_bench_{uuid.uuid4().hex[:8]}"
-                await execute_autocommit(PG_ADMIN, f'CREATE DATABASE "{name}"')
-                url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-            try:
-                await asyncio.to_thread(upgrade, url)
-                started = time.perf_counter()
-                sizes = await load(url, args.conversations, args.messages_per, args.tickets_per, args.days, args.seed)
-                load_seconds = round(time.perf_counter() - started, 1)
-                timings = await time_sections(url, sla, args.runs, args.days)
-                result["backends"][backend] = {"rows": sizes, "load_seconds": load_seconds, "ms": timings}
-            finally:
-                if name:
-                    await execute_autocommit(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                result["backends"][backend] = await run(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
+        else:
+            result["backends"][backend] = await scratch_pg(run)
     print(json.dumps(result))
 
 

@@ -24,8 +24,7 @@ import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 
+from bench._seed import bulk_loader, scratch_pg, seed_staff
 from bench._stats import percentiles
-from core.db import SessionFactory, create_engine, execute_autocommit, session_factory, transaction
+from core.db import SessionFactory, create_engine, session_factory, transaction
 from core.events import InProcessBus
 from core.migrate import upgrade
 from core.models import Channel, Conversation, ConversationStatus, Customer, Team, utcnow
@@ -50,7 +50,6 @@ from tickets.desk import TicketDesk
 from tickets.models import TicketStatus
 from tickets.queries import TicketFilter, list_tickets
 
-PG_ADMIN = os.environ.get("FRONTLINE_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 TEXTS = [
     "Нет интернета с утра, роутер мигает красным",
     "Не работает телевидение, пишет нет сигнала",
@@ -70,15 +69,6 @@ SUBJECT_WORDS = ["роутер", "интернет", "тариф", "счёт", "
 
 def ms(value: float) -> float:
     return round(value * 1000, 2)
-
-
-async def scratch_pg(work: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    name = f"frontline_bench_{uuid.uuid4().hex[:10]}"
-    await execute_autocommit(PG_ADMIN, f'CREATE DATABASE "{name}"')
-    try:
-        return await work(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
-    finally:
-        await execute_autocommit(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def load_desk(data_dir: Path) -> TicketDesk:
@@ -285,37 +275,21 @@ def ticket_rows(
 
 async def scale(url: str, rows: int, desk: TicketDesk) -> dict[str, Any]:
     await asyncio.to_thread(upgrade, url)
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn)
     rnd = random.Random(11)
     now = datetime.now(UTC)
     customers = max(1000, rows // 10)
     due_now = 1000
     out: dict[str, Any] = {"tickets": rows, "customers": customers}
-    try:
-        await conn.execute(
-            "INSERT INTO teams (key, name, created_at) VALUES ('first-line','1',now()),('second-line','2',now()),"
-            "('billing','3',now())"
-        )
-        teams = [r["id"] for r in await conn.fetch("SELECT id FROM teams")]
-        await conn.execute(
-            "INSERT INTO operators (login, name, password_hash, role, active, language, failed_logins, created_at) "
-            "SELECT 'op' || g, 'op', 'x', 'operator', true, 'ru', 0, now() FROM generate_series(1, 50) g"
-        )
-        operators = [r["id"] for r in await conn.fetch("SELECT id FROM operators")]
-        indexes = await conn.fetch(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tickets' AND indexname <> 'pk_tickets'"
-        )
-        began = time.perf_counter()
-        for name in (r["indexname"] for r in indexes):
-            await conn.execute(f'DROP INDEX "{name}"')
-        await conn.copy_records_to_table(
+    began = time.perf_counter()
+    async with bulk_loader(url, ["tickets"]) as loader:
+        teams, operators = await seed_staff(loader, now)
+        await loader.copy(
             "customers",
-            records=[
+            ["id", "name", "language", "timezone", "plan", "email", "phone", "account_number", "created_at"],
+            [
                 (i, f"Клиент {i}", "ru", "Europe/Moscow", "standard", None, None, None, now)
                 for i in range(1, customers + 1)
             ],
-            columns=["id", "name", "language", "timezone", "plan", "email", "phone", "account_number", "created_at"],
         )
         open_estimate = rows * 0.10
         chunk = 100_000
@@ -323,15 +297,11 @@ async def scale(url: str, rows: int, desk: TicketDesk) -> dict[str, Any]:
             batch = ticket_rows(
                 start, min(chunk, rows - start + 1), now, customers, teams, operators, due_now, open_estimate, rnd
             )
-            await conn.copy_records_to_table("tickets", records=batch, columns=TICKET_COLUMNS)
-        out["load_seconds"] = round(time.perf_counter() - began, 1)
-        began = time.perf_counter()
-        for definition in (r["indexdef"] for r in indexes):
-            await conn.execute(definition)
-        await conn.execute("SELECT setval('tickets_id_seq', (SELECT max(id) FROM tickets))")
-        await conn.execute("SELECT setval('customers_id_seq', (SELECT max(id) FROM customers))")
-        await conn.execute("ANALYZE")
-        out["index_build_seconds"] = round(time.perf_counter() - began, 1)
+            await loader.copy("tickets", TICKET_COLUMNS, batch)
+    out["load_seconds"] = round(time.perf_counter() - began - loader.finish_seconds, 1)
+    out["index_build_seconds"] = round(loader.finish_seconds, 1)
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
         out["open_tickets"] = await conn.fetchval(
             "SELECT count(*) FROM tickets WHERE status IN ('new','open','pending')"
         )

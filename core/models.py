@@ -244,6 +244,15 @@ class Message(Base):
         Index(
             "ix_messages_direction_created_at", "direction", "created_at"
         ),  # reports: customers' messages in a period
+        # Reports (funnel, wait after handoff): a conversation's public operator replies. Partial, so it stays
+        # small; queries spell the condition with literals so PostgreSQL can prove they fall under it.
+        Index(
+            "ix_messages_operator_replies",
+            "conversation_id",
+            "created_at",
+            postgresql_where=text("author = 'operator' AND NOT private"),
+            sqlite_where=text("author = 'operator' AND NOT private"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

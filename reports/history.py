@@ -35,6 +35,7 @@ from handoff.models import Csat
 from kb.models import Article, ArticleStatus, Gap, GapReason
 from sla.calendar import due_with_pauses
 from sla.policy import Impact, SlaPolicy, Urgency
+from tickets.durations import record_durations
 from tickets.models import SlaState, Ticket, TicketConversation, TicketStatus
 
 MARK = "DEMO-"  # account numbers of generated customers
@@ -366,6 +367,7 @@ async def _ticket(
         created_at=at,
         updated_at=done or first or at,
     )
+    record_durations(ticket, calendar)
     db.add(ticket)
     await db.flush()
     db.add(TicketConversation(ticket_id=ticket.id, conversation_id=conv.id, created_at=at))

@@ -1,9 +1,10 @@
 """Every report metric, defined once. docs/metrics.md says the same in words; keep the two in step.
 
 Counts, shares and groupings are SQL that runs on SQLite and PostgreSQL alike (no dialect functions but the
-hour bucket). Durations need the plan's business calendar (``sla``, pure Python), and SQLite has no
-percentile function, so for durations the SQL selects the rows and the median and p90 are taken here, by
-nearest rank (the value at position ceil(p·n) of the sorted list: always a value that really occurred).
+hour bucket). Durations need the plan's business calendar (``sla``, pure Python): a ticket's are computed once,
+when the fact becomes known, and stored on the ticket (``tickets/durations.py``), so their median and p90 are
+taken in SQL with window functions. Medians and p90s are by nearest rank (the value at position ceil(p·n) of
+the sorted values: always a value that really occurred).
 
 Who answered is read from the author of the message: ``operator`` messages that are not private notes.
 Bot replies never count as a response.
@@ -14,20 +15,33 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, String, and_, case, exists, func, literal, or_, select, type_coerce
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import is_postgres
-from core.models import Author, Conversation, Customer, Direction, Message, Operator, Team
+from core.models import Conversation, Customer, Direction, Message, Operator, Team
 from handoff.models import Csat
 from kb.models import Article, Gap
 from reports.period import Filters, Period
-from sla.calendar import Calendar, Pause, elapsed_business_minutes
+from sla.calendar import Calendar, elapsed_business_minutes
 from sla.policy import SlaPolicy
 from tickets.models import SlaState, Ticket, TicketConversation, TicketStatus
 
@@ -118,12 +132,14 @@ async def conversations_by_channel_plan(db: AsyncSession, period: Period, f: Fil
 
 async def tickets_by_channel_plan(db: AsyncSession, period: Period, f: Filters) -> list[Cell]:
     """Tickets opened in the period, by the channel of their first conversation × the ticket's plan."""
-    channel = _ticket_channel().label("channel")
+    # The channel is a correlated subquery: computed once per ticket in an inner query, then grouped (grouping
+    # by the expression itself would run it again for the GROUP BY).
+    rows = _tickets(_ticket_channel().label("channel"), Ticket.plan.label("plan")).where(*ticket_filter(period, f))
+    inner = rows.subquery()
     stmt = (
-        _tickets(channel, Ticket.plan, func.count())
-        .where(*ticket_filter(period, f))
-        .group_by(channel, Ticket.plan)
-        .order_by(channel, Ticket.plan)
+        select(inner.c.channel, inner.c.plan, func.count())
+        .group_by(inner.c.channel, inner.c.plan)
+        .order_by(inner.c.channel, inner.c.plan)
     )
     return [Cell((str(ch), plan), n) for ch, plan, n in (await db.execute(stmt)).all()]
 
@@ -170,12 +186,18 @@ async def demand_rhythm(db: AsyncSession, period: Period, f: Filters, tz: ZoneIn
 # --- the bot -----------------------------------------------------------------------------------------
 
 
-def _operator_replied() -> Any:
-    return exists().where(
+def _operator_reply(*extra: ColumnElement[bool]) -> Any:
+    """Public operator messages of the conversation, spelled with literals to match ix_messages_operator_replies."""
+    return (
         Message.conversation_id == Conversation.id,
-        Message.author == Author.OPERATOR,
-        Message.private.is_(False),
+        literal_column("messages.author = 'operator'", Boolean),
+        literal_column("NOT messages.private", Boolean),
+        *extra,
     )
+
+
+def _operator_replied() -> Any:
+    return exists().where(*_operator_reply())
 
 
 def _has_ticket() -> Any:
@@ -330,20 +352,30 @@ async def top_gaps(db: AsyncSession, period: Period, f: Filters, limit: int = TO
 
 @dataclass(frozen=True, slots=True)
 class Durations:
-    """Minutes, calendar and business, of one measure over a set of tickets or conversations."""
+    """Minutes, calendar and business, of one measure over a set of tickets or conversations: how many, and
+    the median and p90 of each (nearest rank; ``None`` when there is nothing to measure)."""
 
-    calendar: list[float] = field(default_factory=list)
-    business: list[float] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.calendar)
+    count: int = 0
+    median_calendar: float | None = None
+    p90_calendar: float | None = None
+    median_business: float | None = None
+    p90_business: float | None = None
 
     def median(self, business: bool = False) -> float | None:
-        return percentile(self.business if business else self.calendar, 0.5)
+        return self.median_business if business else self.median_calendar
 
     def p90(self, business: bool = False) -> float | None:
-        return percentile(self.business if business else self.calendar, 0.9)
+        return self.p90_business if business else self.p90_calendar
+
+    @classmethod
+    def of(cls, calendar: Sequence[float], business: Sequence[float]) -> Durations:
+        return cls(
+            len(calendar),
+            percentile(calendar, 0.5),
+            percentile(calendar, 0.9),
+            percentile(business, 0.5),
+            percentile(business, 0.9),
+        )
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -356,13 +388,6 @@ def percentile(values: Sequence[float], p: float) -> float | None:
 
 def _minutes(a: datetime, b: datetime) -> float:
     return max(0.0, (b - a).total_seconds() / 60)
-
-
-def _pauses(raw: list[Any] | None, until: datetime) -> list[Pause]:
-    pauses: list[Pause] = []
-    for since, end in raw or []:
-        pauses.append((datetime.fromisoformat(since), until if end is None else datetime.fromisoformat(end)))
-    return pauses
 
 
 def _calendar(sla: SlaPolicy, plan: str) -> Calendar:
@@ -381,11 +406,60 @@ class HumanTimes:
 ALL = "all"
 
 
-def _add(groups: dict[str, Durations], keys: Sequence[str], calendar: float, business: float) -> None:
-    for key in (ALL, *keys):
-        d = groups.setdefault(key, Durations())
-        d.calendar.append(calendar)
-        d.business.append(business)
+def _at_ranks(c: Any, n: Any, *names: str) -> list[Any]:
+    """Median and p90 of each named column: its value on the row ranked ceil(n/2), then ceil(9n/10)."""
+    return [
+        func.max(case((c[f"r{name}"] == rank, c[name]))) for name in names for rank in ((n + 1) // 2, (9 * n + 9) // 10)
+    ]
+
+
+async def _ticket_durations(
+    db: AsyncSession, where: list[ColumnElement[bool]]
+) -> tuple[dict[str, Durations], dict[str, Durations]]:
+    """Count, median and p90 of the stored first-response and resolution durations under ``all``,
+    ``operator:<id>`` and ``team:<id>``.
+
+    In SQL on both databases, one statement per grouping: window functions number each group's values in
+    order, and the median and p90 are the values at ranks ceil(n/2) and ceil(9n/10) — nearest rank, as
+    :func:`percentile` defines it. Every resolved ticket has a first response, so the answered tickets carry
+    both measures; unresolved ones sort after the resolved (NULLS LAST) and are not counted for resolution.
+    Only one row per group leaves the database.
+    """
+    measures = {
+        "fc": Ticket.first_response_minutes,
+        "fb": Ticket.first_response_business_minutes,
+        "rc": Ticket.resolution_minutes,
+        "rb": Ticket.resolution_business_minutes,
+    }
+    first_response: dict[str, Durations] = {}
+    resolution: dict[str, Durations] = {}
+    for prefix, group in ((ALL, None), ("operator", Ticket.assignee_id), ("team", Ticket.team_id)):
+        partition = [] if group is None else [group]
+        ranked = (
+            _tickets(
+                (literal(ALL) if group is None else group).label("g"),
+                *(column.label(name) for name, column in measures.items()),
+                *(
+                    func.row_number().over(partition_by=partition, order_by=column.asc().nulls_last()).label(f"r{name}")
+                    for name, column in measures.items()
+                ),
+                func.count().over(partition_by=partition).label("nf"),
+                func.count(Ticket.resolution_minutes).over(partition_by=partition).label("nr"),
+            )
+            .where(*where, Ticket.first_response_minutes.is_not(None), *([] if group is None else [group.is_not(None)]))
+            .subquery()
+        )
+        c = ranked.c
+        stmt = select(
+            c.g, func.max(c.nf), func.max(c.nr), *_at_ranks(c, c.nf, "fc", "fb"), *_at_ranks(c, c.nr, "rc", "rb")
+        ).group_by(c.g)
+        for key, answered, resolved, *values in (await db.execute(stmt)).all():
+            name = ALL if group is None else f"{prefix}:{key}"
+            fc50, fc90, fb50, fb90, rc50, rc90, rb50, rb90 = (None if v is None else float(v) for v in values)
+            first_response[name] = Durations(int(answered), fc50, fc90, fb50, fb90)
+            if resolved:
+                resolution[name] = Durations(int(resolved), rc50, rc90, rb50, rb90)
+    return first_response, resolution
 
 
 async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPolicy) -> HumanTimes:
@@ -396,46 +470,20 @@ async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPoli
     - ticket resolution: opening → resolution; in business time the pauses while the ticket waited for the
       customer do not count, in calendar time they do (it is what the customer lived through);
     - handoff wait: the conversation handed to a human → the first public operator message after it.
-    Business time is the calendar of the ticket's plan (the customer's plan for conversations).
+    Business time is the calendar of the ticket's plan (the customer's plan for conversations). Tickets'
+    durations are stored when the facts become known (``tickets/durations.py``); the handoff wait is measured
+    here, on the conversations of the period that were handed off.
     """
-    result = HumanTimes({}, {}, {})
-    stmt = _tickets(
-        Ticket.plan,
-        Ticket.team_id,
-        Ticket.assignee_id,
-        Ticket.sla_started_at,
-        Ticket.first_responded_at,
-        Ticket.resolved_at,
-        Ticket.pauses,
-    ).where(*ticket_filter(period, f))
-    for plan, team_id, assignee_id, started, responded, resolved, pauses in (await db.execute(stmt)).all():
-        calendar = _calendar(sla, plan)
-        keys = [f"operator:{assignee_id}"] if assignee_id else []
-        keys += [f"team:{team_id}"] if team_id else []
-        if responded is not None:
-            business = elapsed_business_minutes(calendar, started, responded, _pauses(pauses, responded))
-            _add(result.first_response, keys, _minutes(started, responded), business)
-        if resolved is not None:
-            business = elapsed_business_minutes(calendar, started, resolved, _pauses(pauses, resolved))
-            _add(result.resolution, keys, _minutes(started, resolved), business)
-    first_reply = (
-        select(func.min(Message.created_at))
-        .where(
-            Message.conversation_id == Conversation.id,
-            Message.author == Author.OPERATOR,
-            Message.private.is_(False),
-            Message.created_at >= Conversation.waiting_since,
-        )
-        .scalar_subquery()
-    )
+    first_response, resolution = await _ticket_durations(db, ticket_filter(period, f))
+    return HumanTimes(first_response, resolution, await _handoff_waits(db, period, f, sla))
+
+
+async def _handoff_waits(db: AsyncSession, period: Period, f: Filters, sla: SlaPolicy) -> dict[str, Durations]:
+    after_handoff = Message.created_at >= Conversation.waiting_since
+    first_reply = select(func.min(Message.created_at)).where(*_operator_reply(after_handoff)).scalar_subquery()
     replier = (
         select(Message.operator_id)
-        .where(
-            Message.conversation_id == Conversation.id,
-            Message.author == Author.OPERATOR,
-            Message.private.is_(False),
-            Message.created_at >= Conversation.waiting_since,
-        )
+        .where(*_operator_reply(after_handoff))
         .order_by(Message.created_at, Message.id)
         .limit(1)
         .scalar_subquery()
@@ -443,15 +491,19 @@ async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPoli
     stmt = _conversations(Customer.plan, Conversation.waiting_since, first_reply, replier).where(
         *conversation_filter(period, f), Conversation.waiting_since.is_not(None)
     )
+    groups: dict[str, tuple[list[float], list[float]]] = {}
+    calendars: dict[str, Calendar] = {}
     for plan, since, replied, operator_id in (await db.execute(stmt)).all():
         if replied is None:
             continue
         replied = replied if replied.tzinfo else replied.replace(tzinfo=UTC)
-        business = elapsed_business_minutes(_calendar(sla, plan), since, replied)
-        _add(
-            result.handoff_wait, [f"operator:{operator_id}"] if operator_id else [], _minutes(since, replied), business
-        )
-    return result
+        calendar = calendars.get(plan) or calendars.setdefault(plan, _calendar(sla, plan))
+        business = elapsed_business_minutes(calendar, since, replied)
+        for key in (ALL, *([f"operator:{operator_id}"] if operator_id else [])):
+            minutes = groups.setdefault(key, ([], []))
+            minutes[0].append(_minutes(since, replied))
+            minutes[1].append(business)
+    return {key: Durations.of(cal, bus) for key, (cal, bus) in groups.items()}
 
 
 # --- SLA ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``frontline sla due``, ``frontline ticket list|show``, ``frontline team list|add``."""
+"""``frontline sla due``, ``frontline ticket list|show|backfill-durations``, ``frontline team list|add``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Team
 from core.settings import Settings
 from sla.policy import Priority, SlaPolicy
+from tickets.durations import backfill_durations
 from tickets.models import Ticket, TicketStatus
 from tickets.numbers import require_number
 from tickets.queries import TicketFilter, list_tickets
@@ -45,6 +46,10 @@ def register(subparsers: Any) -> None:
     show = ticket.add_parser("show", help="one ticket with its SLA and events, as JSON")
     show.add_argument("number", help="T-000123 or 123")
     command(show, cmd_ticket_show)
+    backfill = ticket.add_parser(
+        "backfill-durations", help="store first-response and resolution durations of tickets that lack them"
+    )
+    command(backfill, cmd_ticket_backfill)
 
     team = subparsers.add_parser("team", help="teams tickets are routed to").add_subparsers(
         dest="action", required=True
@@ -111,6 +116,16 @@ async def cmd_sla_due(args: argparse.Namespace, settings: Settings) -> int:
     except DataFileError as exc:
         raise InvalidInput(str(exc)) from None
     print_json(due_times(sla, args.plan, args.priority, start))
+    return 0
+
+
+async def cmd_ticket_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        sla = SlaPolicy.load(settings.data_dir)
+    except DataFileError as exc:
+        raise InvalidInput(str(exc)) from None
+    filled = await with_sessions(settings, lambda factory: backfill_durations(factory, sla))
+    print(f"durations stored for {filled} tickets")
     return 0
 
 

@@ -21,6 +21,7 @@ from typing import Literal
 from sla.calendar import Calendar, Pause, due_with_pauses
 from sla.escalation import EscalationPolicy
 from sla.policy import SlaPolicy
+from tickets.durations import record_durations
 from tickets.models import SlaState, Ticket
 from tickets.status import CLOCK_RUNNING
 
@@ -144,6 +145,7 @@ class SlaClock:
                     setattr(ticket, f"{target}_state", SlaState.OK)
         self._summarise(ticket)
         ticket.next_escalation_at = self.next_check(ticket)
+        record_durations(ticket, self.calendar(ticket))
 
     @staticmethod
     def met(ticket: Ticket, target: Target) -> None:

@@ -155,6 +155,11 @@ class Ticket(Base):
     next_escalation_at: Mapped[datetime | None] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
+    # Stored by tickets.durations when the fact becomes known, so the reports aggregate them in SQL.
+    first_response_minutes: Mapped[float | None] = mapped_column(Float)
+    first_response_business_minutes: Mapped[int | None] = mapped_column(Integer)
+    resolution_minutes: Mapped[float | None] = mapped_column(Float)
+    resolution_business_minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

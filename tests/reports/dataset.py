@@ -7,6 +7,7 @@ Two weeks in Berlin (2026-10-19 Mon - 2026-11-01 Sun): the clocks go back on Sun
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from handoff.models import Csat
 from kb.models import Article, ArticleStatus, Gap
 from sla.policy import Impact, Priority, SlaPolicy, Urgency
 from tests.support import sla as sla_files
+from tickets.durations import backfill_durations
 from tickets.models import SlaState, Ticket, TicketConversation, TicketStatus
 
 CALENDARS = """\
@@ -319,4 +321,8 @@ async def load_history(sessions: SessionFactory) -> History:
                 Gap(text="old", language="ru", channel="telegram", created_at=utc(10, 1, 9)),
             ]
         )
+    # The tickets were written as rows, the way tickets from before the stored durations are: the backfill
+    # fills their durations, with this history's own plans and calendars.
+    with tempfile.TemporaryDirectory() as folder:
+        await backfill_durations(sessions, write_policy(Path(folder)))
     return h

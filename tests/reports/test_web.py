@@ -109,6 +109,11 @@ async def test_bad_input_gets_a_clear_answer(client: TestClient[Any, Any]) -> No
     assert "&lt;script&gt;" in await (await client.get(f"/reports?{PERIOD}&plan=<script>")).text()
     assert (await client.get(f"/reports?{PERIOD}&operator=999999")).status == 400
     assert (await client.get(f"/reports?{PERIOD}&team=abc")).status == 400
+    assert (await client.get(f"/reports?{PERIOD}&team=999999")).status == 400
+    assert (await client.get(f"/reports?{PERIOD}&language=xx")).status == 400
+    unknown = await client.get(f"/reports/export/funnel.csv?{PERIOD}&channel=fax")
+    assert unknown.status == 422  # the download answers as the other non-page routes do
+    assert "unknown channel 'fax'" in await unknown.text()
     assert (await client.get(f"/reports?{PERIOD}&channel=fax")).status == 400
     assert (await client.get("/reports?from=2016-11-02&to=2026-11-01")).status == 200  # ten years
     assert (await client.get("/reports?from=2010-01-01&to=2026-11-01")).status == 400
