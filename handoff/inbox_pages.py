@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +46,7 @@ from handoff.models import Csat, OperatorPresence
 from handoff.rendering import staff_fragment, staff_page
 from handoff.why import Why, why_of
 from kb.keys import KNOWLEDGE_BASE
+from kb.markdown import render_html
 from records import views as records_views
 from records.queries import records_of
 from tickets.desk import TicketDesk
@@ -174,6 +176,7 @@ class HistoryItem:
     conversation_id: int
     author_name: str
     why: Why | None
+    html: Markup | None = None  # a Markdown bot answer, rendered as the help center shows it (safe HTML)
 
 
 async def _history(session: AsyncSession, customer_id: int) -> list[HistoryItem]:
@@ -187,7 +190,14 @@ async def _history(session: AsyncSession, customer_id: int) -> list[HistoryItem]
         .limit(HISTORY_LIMIT)
     )
     rows = (await session.execute(stmt)).all()
-    return [HistoryItem(m, m.conversation_id, name or "", why_of(m)) for m, name in reversed(rows)]
+    return [HistoryItem(m, m.conversation_id, name or "", why_of(m), _markdown_html(m)) for m, name in reversed(rows)]
+
+
+def _markdown_html(message: Message) -> Markup | None:
+    # Article answers are stored as Markdown; an operator should read them as the customer did, not as asterisks.
+    if message.meta.get("format") != "markdown":
+        return None
+    return Markup(render_html(message.text))  # noqa: S704 - render_html cleans its output with nh3
 
 
 async def thread_context(session: AsyncSession, conversation_id: int, operator: Operator) -> dict[str, Any]:

@@ -124,6 +124,10 @@ def test_operator_and_web_visitor_see_each_other_typing_and_bot_messages_say_why
     article = why.locator("a[data-why-article]")
     expect(article).to_have_attribute("href", re.compile(r"^/kb/articles/\d+$"))
     expect(page.locator("li.from-customer [data-why]")).to_have_count(0)  # only the bot's messages say why
+    # The article's Markdown reads as the customer saw it: bold text, not asterisks.
+    answer = page.locator("li.from-bot .text.rich").filter(has_text="Оборудование").first
+    expect(answer.locator("strong").first).to_be_visible()
+    expect(answer).not_to_contain_text("**")
 
     # The operator types: the visitor's widget names who.
     page.locator("#reply-text").press_sequentially("Здравствуйте! Сейчас", delay=40)
