@@ -120,6 +120,14 @@ def _filters(request: web.Request) -> tuple[queue.View, queue.Filters]:
     return view, queue.Filters(channel=channel, language=language)
 
 
+LIVE_REFRESH = "X-Frontline-Refresh"
+"""Sent by the inbox script when it re-reads a fragment because of a live event, not because of the operator."""
+
+
+def live_refresh(request: web.Request) -> bool:
+    return request.headers.get(LIVE_REFRESH) == "live"
+
+
 async def _queue_context(request: web.Request, operator: Operator) -> dict[str, Any]:
     view, filters = _filters(request)
     team_key = request.query.get("team") or None
@@ -130,7 +138,7 @@ async def _queue_context(request: web.Request, operator: Operator) -> dict[str, 
             if team is None:
                 raise InvalidInput("unknown team", field="team")
             filters = replace(filters, team_id=team.id)
-        presence = await routing.touch(session, operator.id)
+        presence = await routing.touch(session, operator.id, active=not live_refresh(request))
         rows = await queue.list_view(session, view, operator.id, filters)
         counts = await queue.counts(session, operator.id, filters)
     query = {k: v for k, v in (("channel", filters.channel), ("language", filters.language), ("team", team_key)) if v}
@@ -200,13 +208,15 @@ def _markdown_html(message: Message) -> Markup | None:
     return Markup(render_html(message.text))  # noqa: S704 - render_html cleans its output with nh3
 
 
-async def thread_context(session: AsyncSession, conversation_id: int, operator: Operator) -> dict[str, Any]:
+async def thread_context(
+    session: AsyncSession, conversation_id: int, operator: Operator, *, active: bool = True
+) -> dict[str, Any]:
     """The conversation's state and the customer's history; marks it read for this operator."""
     conversation = await get_conversation(session, conversation_id)
     holder = await session.get(Operator, conversation.assignee_id) if conversation.assignee_id else None
     items = await _history(session, conversation.customer_id)
     await queue.mark_read(session, operator.id, conversation.id, conversation.last_seq)
-    presence = await routing.touch(session, operator.id)
+    presence = await routing.touch(session, operator.id, active=active)
     return {
         "conversation": conversation,
         "holder": (holder.name or holder.login) if holder else None,
@@ -311,5 +321,5 @@ async def conversation_thread(request: web.Request) -> web.StreamResponse:
     """The conversation's state and history as an HTML fragment, re-read by the page after an event."""
     operator = current_operator(request)
     async with transaction(request.config_dict[SESSIONS]) as session:
-        thread = await thread_context(session, match_int(request, "id"), operator)
+        thread = await thread_context(session, match_int(request, "id"), operator, active=not live_refresh(request))
     return staff_fragment(request, "inbox_thread.html", **thread)

@@ -104,12 +104,15 @@ async def set_presence(
     return row
 
 
-async def touch(session: AsyncSession, operator_id: int) -> str:
-    """The operator did something in the inbox: they are not inactive. Returns the status they chose."""
+async def touch(session: AsyncSession, operator_id: int, *, active: bool = True) -> str:
+    """The operator opened or did something in the inbox (``active``): they are not inactive. A tab
+    refreshing itself on a live event is not the operator (``active=False``): an open tab alone must not keep
+    them online. Returns the status they chose."""
     row = await session.get(OperatorPresence, operator_id)
     if row is None:
         return Presence.OFFLINE.value
-    row.seen_at = utcnow()
+    if active:
+        row.seen_at = utcnow()
     return row.status
 
 

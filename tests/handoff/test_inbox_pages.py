@@ -11,16 +11,19 @@ import asyncio
 import io
 import itertools
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app import create_app
-from core.models import Conversation
+from core.db import transaction
+from core.models import Conversation, utcnow
 from core.web.keys import SESSIONS
+from handoff.models import OperatorPresence
 from standin.botapi import BotApiStandIn
 from standin.stack import Stack, stack_settings, start_stack
 from tests.support.databases import BACKENDS
@@ -149,6 +152,38 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(stack: Stack) -
     closed = await client.post(f"{base}/take", headers=headers)
     assert closed.status == 409
     assert (await closed.json())["error"]["details"]["status"] == "closed"
+
+
+async def test_an_open_tab_refreshing_on_live_events_does_not_keep_its_operator_online(stack: Stack) -> None:
+    """Away by inactivity means the operator, not their tab: re-reads sent because of a live event leave the
+    last-seen time alone; opening or acting on a page moves it."""
+    _chat, conversation_id = await waiting_conversation(stack)
+    client = stack.client
+    client.session.cookie_jar.clear()
+    csrf = await sign_in(client, "operator")
+    me = await client.get("/api/me")
+    operator_id = int((await me.json())["id"])
+    online = await client.post("/api/inbox/presence", json={"status": "online"}, headers={"X-CSRF-Token": csrf})
+    assert online.status == 200, await online.text()
+    long_ago = utcnow() - timedelta(hours=1)
+    async with transaction(stack.app[SESSIONS]) as session:
+        await session.execute(
+            update(OperatorPresence).where(OperatorPresence.operator_id == operator_id).values(seen_at=long_ago)
+        )
+
+    async def seen_at() -> datetime:
+        async with stack.app[SESSIONS]() as session:
+            row = await session.get_one(OperatorPresence, operator_id)
+            return row.seen_at.replace(tzinfo=UTC) if row.seen_at.tzinfo is None else row.seen_at
+
+    live = {"X-Frontline-Refresh": "live"}
+    for path in ("/inbox/list", f"/inbox/conversations/{conversation_id}/thread"):
+        assert (await client.get(path, headers=live)).status == 200
+        assert await seen_at() < utcnow() - timedelta(minutes=59), f"{path} refreshed by the tab counted as activity"
+    assert (await client.get(f"/inbox/conversations/{conversation_id}/thread")).status == 200
+    assert await seen_at() > utcnow() - timedelta(minutes=1), "the operator opening a conversation is activity"
+    await client.post("/api/inbox/presence", json={"status": "offline"}, headers={"X-CSRF-Token": csrf})
+    client.session.cookie_jar.clear()
 
 
 async def test_views_filters_and_unread_counts(stack: Stack) -> None:

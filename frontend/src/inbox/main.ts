@@ -121,8 +121,11 @@ function debounce(fn: () => void, ms: number): () => void {
   };
 }
 
-async function fragment(url: string): Promise<string | null> {
-  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+// A re-read because of a live event says so: an open tab refreshing itself is not the operator being active.
+async function fragment(url: string, live: boolean): Promise<string | null> {
+  const headers: Record<string, string> = { Accept: "text/html" };
+  if (live) headers["X-Frontline-Refresh"] = "live";
+  const response = await fetch(url, { credentials: "same-origin", headers });
   if (!response.ok || new URL(response.url).pathname === "/login") return null;
   return response.text();
 }
@@ -257,17 +260,17 @@ function queuePage(root: HTMLElement): void {
     all.forEach((row, i) => row.classList.toggle("is-selected", i === selected));
     all[selected].querySelector("a")?.focus();
   };
-  const refresh = async (): Promise<void> => {
-    const html = await fragment(`${root.dataset.listUrl}${window.location.search}`);
+  const refresh = async (live = false): Promise<void> => {
+    const html = await fragment(`${root.dataset.listUrl}${window.location.search}`, live);
     if (html === null) return;
     list.innerHTML = html;
     applyCounts();
     if (selected >= 0) select(selected);
   };
-  const later = debounce(() => void refresh(), 100);
+  const later = debounce(() => void refresh(true), 100);
   applyCounts();
   new Live(
-    () => void refresh(),
+    () => void refresh(true),
     (name, data) => {
       if (name === "conversation.typing") return; // shown in the conversation, not in the list
       handleNotice(name, data);
@@ -335,14 +338,14 @@ function conversationPage(root: HTMLElement): void {
   const syncHint = (): void => {
     if (hint) hint.hidden = state()?.dataset.mine === "yes";
   };
-  const refresh = async (): Promise<void> => {
-    const html = await fragment(root.dataset.threadUrl ?? "");
+  const refresh = async (live = false): Promise<void> => {
+    const html = await fragment(root.dataset.threadUrl ?? "", live);
     if (html === null) return;
     thread.innerHTML = html;
     syncHint();
     scrollDown();
   };
-  const later = debounce(() => void refresh(), 80);
+  const later = debounce(() => void refresh(true), 80);
 
   // The draft: restored on load, saved on every change, removed after the server stored the reply.
   const saved = window.localStorage.getItem(draftKey);
@@ -484,7 +487,7 @@ function conversationPage(root: HTMLElement): void {
   });
 
   new Live(
-    () => void refresh(),
+    () => void refresh(true),
     (name, data) => {
       handleNotice(name, data);
       if (String(data.conversation_id ?? "") !== id && name !== "resync") return;
