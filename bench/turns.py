@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import sys
 import tempfile
@@ -48,13 +49,16 @@ QUESTIONS = [
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 
-async def run_backend(url: str, chats: int, messages: int, var: Path) -> dict[str, Any]:
+async def run_backend(url: str, chats: int, messages: int, var: Path, profile: Path | None = None) -> dict[str, Any]:
     await asyncio.to_thread(upgrade, url)
     async with BotApiStandIn() as standin:
         stack = await start_stack(stack_settings(url, var, standin), standin)
         try:
             # Warm-up: one turn so lazy loading is not measured.
             await stack.say(1, "привет")
+            profiler = cProfile.Profile() if profile is not None else None
+            if profiler is not None:
+                profiler.enable()
             started = time.perf_counter()
             last = 0
             for round_ in range(messages):
@@ -63,6 +67,9 @@ async def run_backend(url: str, chats: int, messages: int, var: Path) -> dict[st
                     last = standin.push_update(standin.make_text_update(10_000 + chat, 10_000 + chat, question))
             await stack.settle(timeout=600, update_id=last, poll=0.5)  # a slow poll: it must not compete
             elapsed = time.perf_counter() - started
+            if profiler is not None and profile is not None:
+                profiler.disable()
+                profiler.dump_stats(profile)
             latencies: list[float] = []
             async with stack.app[SESSIONS]() as session:
                 rows = list((await session.execute(select(Message).where(Message.chat_id != "1"))).scalars())

@@ -35,6 +35,7 @@ class Action(StrEnum):
     CSAT = "csat"  # argument: <conversation id>.<rating>
     TICKET_CSAT = "tcsat"  # argument: <ticket id>.<rating>
     PORTAL = "portal"  # a one-time link to the customer's portal
+    RETRY = "a"  # argument: the id of a message whose turn failed (take it again)
 
 
 _PART = re.compile(r"^[A-Za-z0-9._-]*$")

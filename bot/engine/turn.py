@@ -38,6 +38,8 @@ class Turn:
     later: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # The knowledge base's verdict on the question (answer / suggest / unknown), kept on the message for reports.
     band: str | None = None
+    # This is the error reply of a turn that raised (its own changes rolled back).
+    failed: bool = False
 
     @property
     def text(self) -> str:

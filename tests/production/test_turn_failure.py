@@ -1,0 +1,82 @@
+"""A turn that raises: the customer is told and offered a way on, the message stays stored and marked, the failure
+is counted, and nothing retries it behind the customer's back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.keys import CONVERSATION_ENGINE
+from core.models import Direction, Message
+from core.web.keys import SESSIONS, TEMPLATES
+from nlu.keys import NLU_ENGINE
+from standin.botapi import BotApiStandIn
+from standin.stack import Stack, stack_settings, start_stack
+from tests.support.nlu import FAULT_TEXT, FaultyEngine
+
+QUESTION = f"{FAULT_TEXT}: как оплатить картой?"
+
+
+async def _failures(stack: Stack) -> float:
+    response = await stack.client.get("/metrics")
+    assert response.status == 200
+    for line in (await response.text()).splitlines():
+        if line.startswith("frontline_turn_failures_total "):
+            return float(line.split()[1])
+    raise AssertionError("no frontline_turn_failures_total in /metrics")
+
+
+async def _inbound(stack: Stack, chat: int) -> list[Message]:
+    async with stack.app[SESSIONS]() as session:
+        rows = await session.execute(
+            select(Message)
+            .where(Message.chat_id == str(chat), Message.direction == Direction.INBOUND)
+            .order_by(Message.id)
+        )
+        return list(rows.scalars())
+
+
+async def test_a_turn_whose_parse_raises_tells_the_customer_keeps_the_message_and_counts_the_failure(
+    db_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    chat = 9401
+    async with BotApiStandIn() as standin:
+        settings = stack_settings(db_url, tmp_path, standin, nlu_engine="tests.support.nlu:faulty_engine")
+        stack = await start_stack(settings, standin)
+        try:
+            templates = stack.app[TEMPLATES]
+            assert await _failures(stack) == 0
+            replies = await stack.say(chat, QUESTION)
+            assert replies == [templates.render("bot.error", "ru")]
+            buttons = stack.last_buttons(chat)
+            assert [b["text"] for b in buttons] == [
+                templates.render("button.human", "ru"),
+                templates.render("button.my_tickets", "ru"),
+                templates.render("button.retry", "ru"),
+            ]
+            (message,) = await _inbound(stack, chat)
+            assert message.text == QUESTION
+            assert message.handled_at is not None
+            assert message.meta.get("turn_failed") is True
+            assert await _failures(stack) == 1
+
+            # Nothing takes the turn again by itself: no endless retries, no second error reply.
+            assert await stack.app[CONVERSATION_ENGINE].recover() == 0
+            await stack.settle()
+            assert stack.sent(chat) == replies
+
+            # The fault is gone: "try again" answers the saved question, once.
+            faulty = stack.app[NLU_ENGINE]
+            assert isinstance(faulty, FaultyEngine)
+            faulty.broken = False
+            again = await stack.press_data(chat, buttons[2]["callback_data"])
+            assert again
+            assert templates.render("bot.error", "ru") not in again
+            assert "карт" in again[0].lower()  # the payment-by-card article
+            assert await _failures(stack) == 1
+            stale = await stack.press_data(chat, buttons[2]["callback_data"])
+            assert stale == [templates.render("bot.stale_button", "ru")]
+        finally:
+            await stack.client.close()
