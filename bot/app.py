@@ -61,7 +61,7 @@ async def embedder_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
     """The outbox worker; channels have registered their deliverers in earlier contexts."""
-    worker = DeliveryWorker(app[SESSIONS], app[BUS], app[DELIVERERS])
+    worker = DeliveryWorker(app[SESSIONS], app[BUS], app[DELIVERERS], phases=app[METRICS].turn_phases)
     app[DELIVERY] = worker
     await worker.start()
     worker.wake()  # replies left pending by a previous run go out now

@@ -34,7 +34,7 @@ from kb.articles import get_article
 from kb.models import Article, ArticleEvent, ArticleEventKind, ArticleStatus, GapReason
 from kb.search.index import Band, Document, Hit, SearchIndex, Thresholds
 from kb.search.query import Lexicon
-from nlu.embedding import Embedder, embed_passages, locked
+from nlu.embedding import Embedder, embed_passages, embed_queries, locked
 from nlu.vectors import FloatArray
 
 log = logging.getLogger(__name__)
@@ -210,17 +210,40 @@ class KnowledgeBase:
 
     # --- for the bot ---------------------------------------------------------------------------------
 
+    async def query_vectors(self, queries: Sequence[str]) -> dict[str, FloatArray]:
+        """The vectors :meth:`search` would compute for ``queries``, computed now: ``{query: vector}``.
+
+        For a caller about to search inside a transaction, where embedding must not run; queries that analyse to
+        the same text are embedded once. Letterless queries are left out (their search is empty anyway).
+        """
+        texts = [(q, (q or "").strip()[:MAX_QUERY_CHARS]) for q in queries]
+        analysed = await self._run(lambda: {q: self.index.analyse(t) for q, t in texts if t})
+        wanted = {q: a.text for q, a in analysed.items() if a is not None}
+        distinct = sorted(set(wanted.values()))
+        if not distinct:
+            return {}
+        vectors = await embed_queries(self.index.embedder, distinct)
+        by_text = {text: vectors[i] for i, text in enumerate(distinct)}
+        return {q: by_text[text] for q, text in wanted.items()}
+
     async def search(
-        self, query: str, language: str | None, k: int = 3, *, count_view: bool = True
+        self,
+        query: str,
+        language: str | None,
+        k: int = 3,
+        *,
+        count_view: bool = True,
+        vector: FloatArray | None = None,
     ) -> list[ArticleHit]:
         """The best published articles for a customer's question, best first, with their confidence band.
 
-        An answer-band top hit counts as a view of the article (``count_view=False`` for previews).
+        An answer-band top hit counts as a view of the article (``count_view=False`` for previews). ``vector``:
+        the query's vector from :meth:`query_vectors`, so that this search embeds nothing.
         """
         text = (query or "").strip()[:MAX_QUERY_CHARS]
         if not text:
             return []
-        raw: list[Hit] = await self._run(self.index.search, text, language, k)
+        raw: list[Hit] = await self._run(self.index.search, text, language, k, vector)
         hits: list[ArticleHit] = []
         for hit in raw:
             entry = self._entries.get(hit.article_id)

@@ -21,14 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine import answer, csat, handoff, intake, link, portal, status
 from bot.engine.commands import Command, menu, parse_command, ticket_in_payload
-from bot.engine.ports import Desk, Knowledge, Parser
+from bot.engine.knowledge import TurnKnowledge
+from bot.engine.ports import Desk, Parser, VectorKnowledge
 from bot.engine.state import DialogState
-from bot.engine.timing import PhaseClock, TimedDesk, TimedKnowledge
+from bot.engine.timing import PhaseClock, TimedDesk
 from bot.engine.turn import Turn
 from bot.engine.typed import typed_button
 from bot.engine.words import load_words, normalise
 from core.buttons import Action, ButtonPayload
-from core.db import SessionFactory, for_update
+from core.db import SessionFactory, for_update, reading_sessions
 from core.events import EventBus
 from core.models import (
     Author,
@@ -86,6 +87,7 @@ class _Pending:
     language: str
     created_at: datetime
     retry_text: str | None  # a "try again" press: the failed message's text, parsed in its place
+    press: bool  # a button press (its payload decides, not its text)
 
 
 def _retry_target(message: Message) -> int | None:
@@ -109,7 +111,7 @@ class ConversationEngine:
         bus: EventBus,
         templates: Templates,
         nlu: Parser,
-        kb: Knowledge,
+        kb: VectorKnowledge,
         desk: Desk,
         sla: SlaPolicy,
         settings: Settings,
@@ -117,11 +119,12 @@ class ConversationEngine:
         metrics: Metrics | None = None,
     ) -> None:
         self.sessions = sessions
+        self.reading = reading_sessions(sessions)
         self.bus = bus
         self.templates = templates
         self.nlu = nlu
         self.clock = PhaseClock(metrics.turn_phases if metrics is not None else None)
-        self.kb: Knowledge = TimedKnowledge(kb, self.clock)
+        self.kb = TurnKnowledge(kb, self.clock)
         self.desk: Desk = TimedDesk(desk, self.clock)
         self.failures: Counter = (
             metrics.turn_failures
@@ -157,7 +160,7 @@ class ConversationEngine:
         answered the other way round. Whoever locks the conversation first takes a turn; the other finds
         it handled and moves on.
         """
-        async with self.sessions() as session:
+        async with self.reading() as session:
             pending = await self._pending(session, message_id)
         if not pending:
             return False
@@ -184,7 +187,15 @@ class ConversationEngine:
         messages = [*earlier.scalars(), message]
         retried = await self._retry_texts(session, messages)
         return [
-            _Pending(m.id, m.conversation_id, retried.get(m.id, m.text), str(language), m.created_at, retried.get(m.id))
+            _Pending(
+                m.id,
+                m.conversation_id,
+                retried.get(m.id, m.text),
+                str(language),
+                m.created_at,
+                retried.get(m.id),
+                isinstance((m.meta or {}).get("payload"), str),
+            )
             for m in messages
         ]
 
@@ -215,8 +226,12 @@ class ConversationEngine:
                 # is a fault, and the customer is told so rather than answered as if nothing was understood.
                 log.exception("nlu parse failed", extra={"message_id": message_id})
                 parse_failed = True
+        vectors = (
+            await self.kb.prepare([self._search_query(pending, parse)]) if self._may_search(pending, parse) else {}
+        )
         try:
-            return await self._decide(pending, parse, parse_failed=parse_failed)
+            with self.kb.using(vectors):
+                return await self._decide(pending, parse, parse_failed=parse_failed)
         except Exception:
             # The turn's own transaction failed (a lost connection, a fault while storing the replies): it rolled
             # back and the message stays unhandled. Count the attempt; turn recovery tries again, a few times.
@@ -224,13 +239,30 @@ class ConversationEngine:
                 raise
             return True
 
+    @staticmethod
+    def _search_query(pending: _Pending, parse: Parse | None) -> str:
+        """What the dialogs search the knowledge base with for this message (answer.py, _answerable)."""
+        return normalise(pending.text) or pending.text
+
+    def _may_search(self, pending: _Pending, parse: Parse | None) -> bool:
+        """Whether this turn is likely to search: typed text that is neither a command nor confident small talk.
+
+        A guess only: a turn that searches anyway embeds inside its transaction, one that does not wasted a
+        vector computed outside it.
+        """
+        if parse is None or not pending.text or (pending.press and pending.retry_text is None):
+            return False
+        if parse_command(pending.text) is not None:
+            return False
+        return not (parse.intent.name in SMALL_TALK and parse.intent.confidence >= CONFIDENT)
+
     async def _decide(self, pending: _Pending, parse: Parse | None, *, parse_failed: bool = False) -> bool:
         message_id = pending.message_id
         async with UnitOfWork(self.sessions, self.bus) as uow:
             with self.clock.phase("lock"):
                 conversation = await self._lock(uow, pending.conversation_id)
+            # A fresh session: this reads the row as it is now, after the conversation lock was taken.
             message = await uow.session.get_one(Message, message_id)
-            await uow.session.refresh(message)
             if message.handled_at is not None:
                 return False  # another worker took this turn while we were parsing
             customer = await uow.session.get_one(Customer, conversation.customer_id)
@@ -402,7 +434,7 @@ class ConversationEngine:
     async def recover(self, older_than: timedelta = timedelta(seconds=0)) -> int:
         """Take the turns a dead worker left behind (stored, never handled). Safe to run on every worker."""
         cutoff = utcnow() - older_than
-        async with self.sessions() as session:
+        async with self.reading() as session:
             rows = await session.execute(
                 select(Message.id)
                 .where(

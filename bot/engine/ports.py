@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +43,15 @@ class Knowledge(Protocol):
         channel: str | None = None,
         conversation_id: int | None = None,
     ) -> None: ...
+
+
+class VectorKnowledge(Knowledge, Protocol):
+    """The knowledge base as the engine holds it: query vectors can be computed ahead of a search."""
+
+    async def query_vectors(self, queries: Sequence[str]) -> Mapping[str, Any]: ...
+    async def search(
+        self, query: str, language: str | None, k: int = 3, *, vector: Any | None = None
+    ) -> Sequence[Hit]: ...
 
 
 class Desk(Protocol):

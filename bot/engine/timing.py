@@ -5,12 +5,13 @@ Phases, in the order a message meets them:
 * ``store`` — the inbound message's own transaction (phase one);
 * ``wait`` — from the message stored to its turn starting (the channel's task, earlier turns of the conversation);
 * ``parse`` — NLU, off the event loop;
-* ``prepare`` — the knowledge-base query vectors computed before the turn's transaction opens;
+* ``prepare`` — the knowledge-base query vector computed before the turn's transaction opens (knowledge.py);
 * ``lock`` — opening the turn's transaction and locking the conversation (SQLite: waiting for the write lock);
 * ``decide`` — the dialogs choosing the replies, including ``search`` (knowledge base) and ``ticket`` (the desk);
 * ``reply_store`` — storing the replies and committing the turn;
 * ``after`` — the after-commit effects (gaps, article feedback);
-* ``delivery`` — one reply sent to its channel and recorded (observed by the outbox, per reply).
+* ``outbox`` — one reply waiting in the outbox, from stored to claimed for its first send (observed by the outbox);
+* ``delivery`` — one reply sent to its channel and its sending recorded (observed by the outbox, per reply).
 
 A histogram observation is a few dictionary operations, so the figures are those of the shipped configuration.
 """
@@ -18,18 +19,31 @@ A histogram observation is a few dictionary operations, so the figures are those
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine.ports import Desk, Hit, Knowledge
+from bot.engine.ports import Desk
 from core.models import Conversation, Customer
 from core.uow import UnitOfWork
 
-PHASES = ("store", "wait", "parse", "prepare", "lock", "decide", "search", "ticket", "reply_store", "after", "delivery")
+PHASES = (
+    "store",
+    "wait",
+    "parse",
+    "prepare",
+    "lock",
+    "decide",
+    "search",
+    "ticket",
+    "reply_store",
+    "after",
+    "outbox",
+    "delivery",
+)
 
 
 class PhaseClock:
@@ -49,40 +63,6 @@ class PhaseClock:
             yield
         finally:
             self.observe(name, time.perf_counter() - started)
-
-
-class TimedKnowledge:
-    """The knowledge base with its searches timed as the ``search`` phase."""
-
-    def __init__(self, kb: Knowledge, clock: PhaseClock) -> None:
-        self.inner = kb
-        self._clock = clock
-
-    async def search(self, query: str, language: str | None, k: int = 3) -> Sequence[Hit]:
-        with self._clock.phase("search"):
-            return await self.inner.search(query, language, k)
-
-    def published(self, article_id: int) -> Any | None:
-        return self.inner.published(article_id)
-
-    async def record_gap(self, text: str, language: str, channel: str, conversation_id: int | None) -> None:
-        await self.inner.record_gap(text, language, channel, conversation_id)
-
-    async def record_pick(
-        self, text: str, language: str, article_id: int, channel: str, conversation_id: int | None
-    ) -> None:
-        await self.inner.record_pick(text, language, article_id, channel, conversation_id)
-
-    async def feedback(
-        self,
-        article_id: int,
-        helpful: bool,
-        text: str | None = None,
-        language: str | None = None,
-        channel: str | None = None,
-        conversation_id: int | None = None,
-    ) -> None:
-        await self.inner.feedback(article_id, helpful, text, language, channel, conversation_id)
 
 
 class TimedDesk:
