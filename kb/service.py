@@ -34,7 +34,7 @@ from kb.articles import get_article
 from kb.models import Article, ArticleEvent, ArticleEventKind, ArticleStatus, GapReason
 from kb.search.index import Band, Document, Hit, SearchIndex, Thresholds
 from kb.search.query import Lexicon
-from nlu.embedding import Embedder, embed_passages, embed_queries, locked
+from nlu.embedding import Embedder, embed_passages, locked
 from nlu.vectors import FloatArray
 
 log = logging.getLogger(__name__)
@@ -210,49 +210,31 @@ class KnowledgeBase:
 
     # --- for the bot ---------------------------------------------------------------------------------
 
-    async def query_vectors(self, queries: Sequence[str]) -> dict[str, FloatArray]:
-        """The vectors :meth:`search` would compute for ``queries``, computed now: ``{query: vector}``.
-
-        For a caller about to search inside a transaction, where embedding must not run; queries that analyse to
-        the same text are embedded once. Letterless queries are left out (their search is empty anyway).
-        """
-        texts = [(q, (q or "").strip()[:MAX_QUERY_CHARS]) for q in queries]
-        analysed = await self._run(lambda: {q: self.index.analyse(t) for q, t in texts if t})
-        wanted = {q: a.text for q, a in analysed.items() if a is not None}
-        distinct = sorted(set(wanted.values()))
-        if not distinct:
-            return {}
-        vectors = await embed_queries(self.index.embedder, distinct)
-        by_text = {text: vectors[i] for i, text in enumerate(distinct)}
-        return {q: by_text[text] for q, text in wanted.items()}
-
     async def search(
-        self,
-        query: str,
-        language: str | None,
-        k: int = 3,
-        *,
-        count_view: bool = True,
-        vector: FloatArray | None = None,
+        self, query: str, language: str | None, k: int = 3, *, count_view: bool = True
     ) -> list[ArticleHit]:
         """The best published articles for a customer's question, best first, with their confidence band.
 
-        An answer-band top hit counts as a view of the article (``count_view=False`` for previews). ``vector``:
-        the query's vector from :meth:`query_vectors`, so that this search embeds nothing.
+        An answer-band top hit counts as a view of the article (``count_view=False`` for previews).
         """
         text = (query or "").strip()[:MAX_QUERY_CHARS]
         if not text:
             return []
-        raw: list[Hit] = await self._run(self.index.search, text, language, k, vector)
+        raw: list[Hit] = await self._run(self.index.search, text, language, k)
         hits: list[ArticleHit] = []
         for hit in raw:
             entry = self._entries.get(hit.article_id)
             if entry is None:  # removed between the search and now
                 continue
             hits.append(_article_hit(hit, entry))
-        if count_view and hits and hits[0].band is Band.ANSWER:
-            self._spawn(self._bump(hits[0].article_id, Article.views, ArticleEventKind.SERVED))
+        if count_view:
+            self.served(hits)
         return hits
+
+    def served(self, hits: Sequence[ArticleHit]) -> None:
+        """Count the top hit as a view of its article when it is an answer (a search made ahead of its use)."""
+        if hits and hits[0].band is Band.ANSWER:
+            self._spawn(self._bump(hits[0].article_id, Article.views, ArticleEventKind.SERVED))
 
     def published(self, article_id: int) -> PublishedArticle | None:
         """A published article from memory, without a database round trip.

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.engine import answer, csat, handoff, intake, link, portal, status
 from bot.engine.commands import Command, menu, parse_command, ticket_in_payload
 from bot.engine.knowledge import TurnKnowledge
-from bot.engine.ports import Desk, Parser, VectorKnowledge
+from bot.engine.ports import Desk, Parser, SearchAhead
 from bot.engine.state import DialogState
 from bot.engine.timing import PhaseClock, TimedDesk
 from bot.engine.turn import Turn
@@ -111,7 +111,7 @@ class ConversationEngine:
         bus: EventBus,
         templates: Templates,
         nlu: Parser,
-        kb: VectorKnowledge,
+        kb: SearchAhead,
         desk: Desk,
         sla: SlaPolicy,
         settings: Settings,
@@ -226,11 +226,17 @@ class ConversationEngine:
                 # is a fault, and the customer is told so rather than answered as if nothing was understood.
                 log.exception("nlu parse failed", extra={"message_id": message_id})
                 parse_failed = True
-        vectors = (
-            await self.kb.prepare([self._search_query(pending, parse)]) if self._may_search(pending, parse) else {}
+        prepared = (
+            await self.kb.prepare(
+                normalise(pending.text) or pending.text,  # what answer.py and _answerable search with
+                self._language(parse, pending.language, pending.text),
+                answer.MAX_SUGGESTIONS + 1,
+            )
+            if self._may_search(pending, parse)
+            else None
         )
         try:
-            with self.kb.using(vectors):
+            with self.kb.using(prepared):
                 return await self._decide(pending, parse, parse_failed=parse_failed)
         except Exception:
             # The turn's own transaction failed (a lost connection, a fault while storing the replies): it rolled
@@ -239,16 +245,11 @@ class ConversationEngine:
                 raise
             return True
 
-    @staticmethod
-    def _search_query(pending: _Pending, parse: Parse | None) -> str:
-        """What the dialogs search the knowledge base with for this message (answer.py, _answerable)."""
-        return normalise(pending.text) or pending.text
-
     def _may_search(self, pending: _Pending, parse: Parse | None) -> bool:
         """Whether this turn is likely to search: typed text that is neither a command nor confident small talk.
 
-        A guess only: a turn that searches anyway embeds inside its transaction, one that does not wasted a
-        vector computed outside it.
+        A guess only: a turn that searches anyway searches inside its transaction, one that does not wasted a
+        search made outside it.
         """
         if parse is None or not pending.text or (pending.press and pending.retry_text is None):
             return False
@@ -284,7 +285,7 @@ class ConversationEngine:
                 message=subject,
                 parse=parse,
                 state=state,
-                language=self._language(parse, conversation, subject),
+                language=self._language(parse, conversation.language, subject.text),
                 templates=self.templates,
             )
             with self.clock.phase("decide"):
@@ -458,10 +459,10 @@ class ConversationEngine:
         return (await uow.session.execute(stmt)).scalar_one()
 
     @staticmethod
-    def _language(parse: Parse | None, conversation: Conversation, message: Message) -> str:
-        if parse is not None and parse.language in ("ru", "en") and any(c.isalpha() for c in message.text):
+    def _language(parse: Parse | None, conversation_language: str, text: str) -> str:
+        if parse is not None and parse.language in ("ru", "en") and any(c.isalpha() for c in text):
             return parse.language
-        return conversation.language
+        return conversation_language
 
     # --- deciding -----------------------------------------------------------------------------------
 

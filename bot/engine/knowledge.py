@@ -1,41 +1,60 @@
-"""The knowledge base as a turn uses it: searches timed, and fed the query vectors computed before the turn.
+"""The knowledge base as a turn uses it: searches timed, and the turn's likely search made before the turn.
 
-A turn's decisions run inside its transaction, where embedding must not run (on SQLite the transaction holds
-the database's write lock). So the engine asks for the vectors of the query the dialogs will search with
-before it opens the transaction (:meth:`TurnKnowledge.prepare`), and the searches of that turn use them
-(:meth:`TurnKnowledge.using`); a search for any other text embeds as before.
+A turn's decisions run inside its transaction, which holds the conversation's lock (on SQLite, the database's
+write lock): nothing slow belongs there, and embedding must not run there at all. So the engine makes the
+search the dialogs are likely to make (the customer's text, in the turn's language) before it opens the
+transaction (:meth:`TurnKnowledge.prepare`), and a search of that turn for the same query and language is
+answered from it (:meth:`TurnKnowledge.using`); any other search runs as before. A search made ahead counts
+its article's view only when the turn uses it.
 
-The vectors travel in a context variable: the dialogs' signatures stay as they are, and concurrent turns
-(each its own task) never see each other's vectors.
+The prepared hits travel in a context variable: the dialogs' signatures stay as they are, and concurrent
+turns (each its own task) never see each other's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
-from bot.engine.ports import Hit, VectorKnowledge
+from bot.engine.ports import Hit, SearchAhead
 from bot.engine.timing import PhaseClock
 
-_PREPARED: ContextVar[Mapping[str, Any] | None] = ContextVar("turn_query_vectors", default=None)
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One search made ahead: its query, language and ``k`` best hits."""
+
+    query: str
+    language: str | None
+    k: int
+    hits: Sequence[Any]
+
+    def answers(self, query: str, language: str | None, k: int) -> bool:
+        # The best k of a deeper search are the same hits, with the same bands: a hit's confidence is measured
+        # against the one below it, which a search for k hits also ranks.
+        return query == self.query and language == self.language and k <= self.k
+
+
+_PREPARED: ContextVar[Prepared | None] = ContextVar("turn_prepared_search", default=None)
 
 
 class TurnKnowledge:
-    def __init__(self, kb: VectorKnowledge, clock: PhaseClock) -> None:
+    def __init__(self, kb: SearchAhead, clock: PhaseClock) -> None:
         self.inner = kb
         self._clock = clock
 
-    async def prepare(self, queries: Sequence[str]) -> Mapping[str, Any]:
-        """The vectors of ``queries``, computed off the event loop (call it with no transaction open)."""
+    async def prepare(self, query: str, language: str | None, k: int) -> Prepared:
+        """Search now, with no transaction open; views are counted when the turn uses the hits."""
         with self._clock.phase("prepare"):
-            return await self.inner.query_vectors(queries)
+            return Prepared(query, language, k, await self.inner.search(query, language, k, count_view=False))
 
     @contextmanager
-    def using(self, vectors: Mapping[str, Any]) -> Iterator[None]:
-        """Searches in this block (in this task) use ``vectors`` for the queries they hold."""
-        token = _PREPARED.set(vectors)
+    def using(self, prepared: Prepared | None) -> Iterator[None]:
+        """Searches in this block (in this task) are answered from ``prepared`` when they ask the same."""
+        token = _PREPARED.set(prepared)
         try:
             yield
         finally:
@@ -44,8 +63,11 @@ class TurnKnowledge:
     async def search(self, query: str, language: str | None, k: int = 3) -> Sequence[Hit]:
         with self._clock.phase("search"):
             prepared = _PREPARED.get()
-            vector = prepared.get(query) if prepared is not None else None
-            return await self.inner.search(query, language, k, vector=vector)
+            if prepared is not None and prepared.answers(query, language, k):
+                hits = prepared.hits[:k]
+                self.inner.served(hits)
+                return hits
+            return await self.inner.search(query, language, k)
 
     def published(self, article_id: int) -> Any | None:
         return self.inner.published(article_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,13 +45,13 @@ class Knowledge(Protocol):
     ) -> None: ...
 
 
-class VectorKnowledge(Knowledge, Protocol):
-    """The knowledge base as the engine holds it: query vectors can be computed ahead of a search."""
+class SearchAhead(Knowledge, Protocol):
+    """The knowledge base as the engine holds it: a search can be made ahead and counted when it is used."""
 
-    async def query_vectors(self, queries: Sequence[str]) -> Mapping[str, Any]: ...
     async def search(
-        self, query: str, language: str | None, k: int = 3, *, vector: Any | None = None
+        self, query: str, language: str | None, k: int = 3, *, count_view: bool = True
     ) -> Sequence[Hit]: ...
+    def served(self, hits: Sequence[Any]) -> None: ...
 
 
 class Desk(Protocol):

@@ -5,7 +5,7 @@ Phases, in the order a message meets them:
 * ``store`` — the inbound message's own transaction (phase one);
 * ``wait`` — from the message stored to its turn starting (the channel's task, earlier turns of the conversation);
 * ``parse`` — NLU, off the event loop;
-* ``prepare`` — the knowledge-base query vector computed before the turn's transaction opens (knowledge.py);
+* ``prepare`` — the turn's likely knowledge-base search, made before its transaction opens (knowledge.py);
 * ``lock`` — opening the turn's transaction and locking the conversation (SQLite: waiting for the write lock);
 * ``decide`` — the dialogs choosing the replies, including ``search`` (knowledge base) and ``ticket`` (the desk);
 * ``reply_store`` — storing the replies and committing the turn;

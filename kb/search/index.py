@@ -465,20 +465,14 @@ class SearchIndex:
         have = self._token_sets.get(slot, frozenset())
         return sum(1 for term in scored.foreign if not any(all(t in have for t in alias) for alias in term))
 
-    def search(
-        self, query: str, language: str | None = None, k: int = 5, qvec: npt.NDArray[np.float32] | None = None
-    ) -> list[Hit]:
-        """Best ``k`` articles for a customer's question; [] for an empty or letterless query.
-
-        ``qvec``: the vector of the analysed query (``analyse(query).text``) when the caller computed it already.
-        """
+    def search(self, query: str, language: str | None = None, k: int = 5) -> list[Hit]:
+        """Best ``k`` articles for a customer's question; [] for an empty or letterless query."""
         if k <= 0 or not self._entries:
             return []
         analysed = self.analyse(query)
         if analysed is None:
             return []
-        if qvec is None:
-            qvec = self.embedder.embed_queries([analysed.text])[0]
+        qvec = self.embedder.embed_queries([analysed.text])[0]
         with self._lock:
             scored = self._score(qvec, analysed.tokens, None)
             scored.foreign = analysed.foreign
