@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -94,7 +93,6 @@ class DeliveryWorker:
         self._phases = phases
         self._loop = PeriodicTask("outbox-delivery", self._step, poll_interval)
         self._sent = _SentRecords(factory)
-        self._leases_checked = -math.inf
         bus.subscribe(self._on_event, MESSAGE_STORED)
 
     async def _on_event(self, event: Event) -> None:
@@ -142,10 +140,7 @@ class DeliveryWorker:
         """Claim the due head (earliest undelivered reply) of each conversation, in SQL."""
         now = utcnow()
         async with transaction(self._factory) as session:
-            # Leases last many seconds: looking for run-out ones on every pass only adds writes to each one.
-            if time.monotonic() - self._leases_checked >= min(1.0, self.policy.lease / 4):
-                await self._expire_leases(session, now)
-                self._leases_checked = time.monotonic()
+            await self._expire_leases(session, now)
             earlier = aliased(Message)
             blocked = exists().where(
                 earlier.conversation_id == Message.conversation_id,

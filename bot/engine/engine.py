@@ -5,6 +5,10 @@ commits before anything acts on it. The second locks the conversation, checks th
 handled yet, decides, stores the replies in the outbox and marks the message handled — all or nothing.
 So a redelivered update gets one reply, two workers never answer the same message twice, and a worker
 that dies between the two leaves the message to :meth:`ConversationEngine.recover`.
+
+Parsing and the turn's likely knowledge-base search happen between the two, with no transaction open. A turn
+whose dialogs raise is rolled back to a savepoint and answered with the error reply (a person, the customer's
+tickets, another try); its message is marked ``turn_failed`` and counted, never retried behind the customer's back.
 """
 
 from __future__ import annotations
