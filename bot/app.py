@@ -66,7 +66,7 @@ async def embedder_ctx(app: web.Application) -> AsyncIterator[None]:
 async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
     """The outbox worker; channels have registered their deliverers in earlier contexts."""
     limits = {Channel.TELEGRAM: app[SETTINGS].telegram_rate_limit}
-    worker = DeliveryWorker(app[SESSIONS], app[BUS], app[DELIVERERS], limits=limits)
+    worker = DeliveryWorker(app[SESSIONS], app[BUS], app[DELIVERERS], limits=limits, phases=app[METRICS].turn_phases)
     app[DELIVERY] = worker
     await worker.start()
     worker.wake()  # replies left pending by a previous run go out now

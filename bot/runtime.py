@@ -17,7 +17,7 @@ from bot.engine.engine import ConversationEngine
 from bot.keys import CONVERSATION_ENGINE, DELIVERERS, TELEGRAM, TELEGRAM_WEBHOOK
 from core.models import Channel
 from core.periodic import PeriodicTask
-from core.web.keys import BUS, SESSIONS, SETTINGS, TEMPLATES
+from core.web.keys import BUS, METRICS, SESSIONS, SETTINGS, TEMPLATES
 from core.web.routes import Access, Routes
 from kb.keys import KNOWLEDGE_BASE
 from nlu.keys import NLU_ENGINE
@@ -51,6 +51,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         sla=SlaPolicy.load(settings.data_dir),
         settings=settings,
         account_categories=_account_categories(settings.data_dir),
+        metrics=app[METRICS],
     )
     app[CONVERSATION_ENGINE] = engine
     # Turns left behind — by a dead worker, or by a turn that failed while the database was away — are taken

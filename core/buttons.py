@@ -36,6 +36,7 @@ class Action(StrEnum):
     TICKET_CSAT = "tcsat"  # argument: <ticket id>.<rating>
     PORTAL = "portal"  # a one-time link to the customer's portal
     NOTICES_OFF = "noff"  # under a non-urgent notice: "don't send me such notices" (only the presser's own choice)
+    RETRY = "a"  # argument: the id of a message whose turn failed (take it again)
 
 
 _PART = re.compile(r"^[A-Za-z0-9._-]*$")

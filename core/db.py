@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SessionFactory = async_sessionmaker[AsyncSession]
+READ_ONLY = "frontline_read_only"
+"""Execution option of :func:`reading_sessions`' engine: transactions that only read."""
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            # A reader in WAL mode reads a snapshot: it need not wait for the writer, nor make writers wait.
+            conn.exec_driver_sql("BEGIN")
+            return
         # IMMEDIATE takes the write lock up front: two writers wait for each other instead of one
         # failing with "database is locked" when it upgrades a read transaction.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -61,6 +67,16 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def reading_sessions(factory: SessionFactory) -> SessionFactory:
+    """Sessions of ``factory``'s database for reads only: on SQLite they do not take the write lock.
+
+    Every other SQLite transaction begins IMMEDIATE (below), so a plain read would queue behind every writer and
+    hold every writer up while it reads. A session from here must not write: SQLite would refuse the upgrade.
+    """
+    engine: AsyncEngine = factory.kw["bind"]
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @asynccontextmanager

@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     default_language: Literal["ru", "en"] = Field(default="ru", description="Language of new customers")
     default_timezone: str = Field(default="Europe/Moscow", description="Timezone of new customers")
     default_plan: str = Field(default="standard", description="Support plan of new customers")
-    nlu_engine: Literal["builtin", "rasa"] = Field(default="builtin", description="NLU engine")
+    nlu_engine: str = Field(
+        default="builtin",
+        pattern=r"^(builtin|rasa|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
+        description="NLU engine: builtin, rasa, or module:factory (called with the settings and the builtin engine)",
+    )
     rasa_url: str = Field(default="http://127.0.0.1:5005", description="Rasa server for nlu_engine=rasa")
     rasa_timeout: float = Field(default=2.0, gt=0, description="Seconds before a Rasa call falls back")
     nlu_oos_prior: float = Field(

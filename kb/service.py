@@ -227,9 +227,14 @@ class KnowledgeBase:
             if entry is None:  # removed between the search and now
                 continue
             hits.append(_article_hit(hit, entry))
-        if count_view and hits and hits[0].band is Band.ANSWER:
-            self._spawn(self._bump(hits[0].article_id, Article.views, ArticleEventKind.SERVED))
+        if count_view:
+            self.served(hits)
         return hits
+
+    def served(self, hits: Sequence[ArticleHit]) -> None:
+        """Count the top hit as a view of its article when it is an answer (a search made ahead of its use)."""
+        if hits and hits[0].band is Band.ANSWER:
+            self._spawn(self._bump(hits[0].article_id, Article.views, ArticleEventKind.SERVED))
 
     def published(self, article_id: int) -> PublishedArticle | None:
         """A published article from memory, without a database round trip.

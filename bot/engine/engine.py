@@ -5,27 +5,36 @@ commits before anything acts on it. The second locks the conversation, checks th
 handled yet, decides, stores the replies in the outbox and marks the message handled — all or nothing.
 So a redelivered update gets one reply, two workers never answer the same message twice, and a worker
 that dies between the two leaves the message to :meth:`ConversationEngine.recover`.
+
+Parsing and the turn's likely knowledge-base search happen between the two, with no transaction open. A turn
+whose dialogs raise is rolled back to a savepoint and answered with the error reply (a person, the customer's
+tickets, another try); its message is marked ``turn_failed`` and counted, never retried behind the customer's back.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine import answer, csat, handoff, intake, link, notices, portal, status
 from bot.engine.commands import Command, menu, parse_command, ticket_in_payload
-from bot.engine.ports import Desk, Knowledge, Parser
+from bot.engine.knowledge import TurnKnowledge
+from bot.engine.ports import Desk, Parser, SearchAhead
 from bot.engine.state import DialogState
+from bot.engine.timing import PhaseClock, TimedDesk
 from bot.engine.turn import Turn
 from bot.engine.typed import typed_button
 from bot.engine.words import load_words, normalise
 from core.buttons import Action, ButtonPayload
-from core.db import SessionFactory, for_update
+from core.db import SessionFactory, for_update, reading_sessions
 from core.events import EventBus
 from core.models import (
     Author,
@@ -40,6 +49,7 @@ from core.settings import Settings
 from core.store import CustomerDefaults, InboundMessage, add_outbound, record_inbound
 from core.templates import Templates
 from core.uow import UnitOfWork
+from core.web.metrics import Metrics
 from handoff.csat import parse_csat_payload
 from nlu.parse import Parse
 from sla import SlaPolicy
@@ -61,6 +71,8 @@ ELSEWHERE = frozenset(
     }
 )
 WORDS_FILE = ("bot", "words.yml")
+MAX_TURN_ATTEMPTS = 3
+"""Tries of a turn whose own transaction fails before its message is marked failed and given the error reply."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,33 @@ class Received:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A stored message waiting for its turn, with what the turn reads before its transaction opens."""
+
+    message_id: int
+    conversation_id: int
+    text: str
+    language: str
+    created_at: datetime
+    retry_text: str | None  # a "try again" press: the failed message's text, parsed in its place
+    press: bool  # a button press (its payload decides, not its text)
+
+
+def _retry_target(message: Message) -> int | None:
+    """The failed message a "try again" press names, or None for any other message."""
+    payload = (message.meta or {}).get("payload")
+    button = ButtonPayload.unpack(payload) if isinstance(payload, str) else None
+    if button is None or button.action is not Action.RETRY or not button.arg.isdigit():
+        return None
+    return int(button.arg)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands stored times back without their zone; they were stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class ConversationEngine:
     def __init__(
         self,
@@ -77,18 +116,26 @@ class ConversationEngine:
         bus: EventBus,
         templates: Templates,
         nlu: Parser,
-        kb: Knowledge,
+        kb: SearchAhead,
         desk: Desk,
         sla: SlaPolicy,
         settings: Settings,
         account_categories: frozenset[str] = frozenset(),
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions = sessions
+        self.reading = reading_sessions(sessions)
         self.bus = bus
         self.templates = templates
         self.nlu = nlu
-        self.kb = kb
-        self.desk = desk
+        self.clock = PhaseClock(metrics.turn_phases if metrics is not None else None)
+        self.kb = TurnKnowledge(kb, self.clock)
+        self.desk: Desk = TimedDesk(desk, self.clock)
+        self.failures: Counter = (
+            metrics.turn_failures
+            if metrics is not None
+            else Counter("frontline_turn_failures", "Turns that raised", registry=None)
+        )
         self.sla = sla
         self.settings = settings
         self.account_categories = account_categories
@@ -99,9 +146,10 @@ class ConversationEngine:
 
     async def receive(self, inbound: InboundMessage) -> Received:
         """Phase one: store the message. Channels acknowledge the update only after this returns."""
-        async with UnitOfWork(self.sessions, self.bus) as uow:
-            stored = await record_inbound(uow, inbound, self.defaults, self.settings.max_message_chars)
-            return Received(stored.message.id, stored.conversation.id, stored.duplicate)
+        with self.clock.phase("store"):
+            async with UnitOfWork(self.sessions, self.bus) as uow:
+                stored = await record_inbound(uow, inbound, self.defaults, self.settings.max_message_chars)
+                return Received(stored.message.id, stored.conversation.id, stored.duplicate)
 
     async def process(self, inbound: InboundMessage) -> Received:
         """Store the message and take the turn (a duplicate is answered only if it never was)."""
@@ -117,40 +165,110 @@ class ConversationEngine:
         answered the other way round. Whoever locks the conversation first takes a turn; the other finds
         it handled and moves on.
         """
-        for earlier in await self._earlier_unhandled(message_id):
+        async with self.reading() as session:
+            pending = await self._pending(session, message_id)
+        if not pending:
+            return False
+        for earlier in pending[:-1]:
             await self._take_turn(earlier)
-        return await self._take_turn(message_id)
+        return await self._take_turn(pending[-1])
 
-    async def _earlier_unhandled(self, message_id: int) -> list[int]:
-        async with self.sessions() as session:
-            message = await session.get(Message, message_id)
-            if message is None or message.handled_at is not None:
-                return []
-            rows = await session.execute(
-                select(Message.id)
-                .where(
-                    Message.conversation_id == message.conversation_id,
-                    Message.direction == Direction.INBOUND,
-                    Message.handled_at.is_(None),
-                    Message.seq < message.seq,
-                )
-                .order_by(Message.seq)
+    async def _pending(self, session: AsyncSession, message_id: int) -> list[_Pending]:
+        """The message and the earlier unhandled ones of its conversation, in order; [] when it was handled."""
+        message = await session.get(Message, message_id)
+        if message is None or message.handled_at is not None or message.direction is not Direction.INBOUND:
+            return []
+        earlier = await session.execute(
+            select(Message)
+            .where(
+                Message.conversation_id == message.conversation_id,
+                Message.direction == Direction.INBOUND,
+                Message.handled_at.is_(None),
+                Message.seq < message.seq,
             )
-            return list(rows.scalars())
+            .order_by(Message.seq)
+        )
+        language = await session.scalar(select(Conversation.language).where(Conversation.id == message.conversation_id))
+        messages = [*earlier.scalars(), message]
+        retried = await self._retry_texts(session, messages)
+        return [
+            _Pending(
+                m.id,
+                m.conversation_id,
+                retried.get(m.id, m.text),
+                str(language),
+                m.created_at,
+                retried.get(m.id),
+                isinstance((m.meta or {}).get("payload"), str),
+            )
+            for m in messages
+        ]
 
-    async def _take_turn(self, message_id: int) -> bool:
-        async with self.sessions() as session:
-            message = await session.get(Message, message_id)
-            if message is None or message.handled_at is not None or message.direction is not Direction.INBOUND:
-                return False
-            conversation = await session.get_one(Conversation, message.conversation_id)
-            language = conversation.language
-            text = message.text
-        parse = await self._parse(text, language) if text else None
+    async def _retry_texts(self, session: AsyncSession, messages: list[Message]) -> dict[int, str]:
+        """For each "try again" press among ``messages``: the text of the failed message it asks to retry."""
+        wanted: dict[int, int] = {}
+        for m in messages:
+            target = _retry_target(m)
+            if target is not None:
+                wanted[m.id] = target
+        if not wanted:
+            return {}
+        rows = await session.execute(select(Message.id, Message.text).where(Message.id.in_(set(wanted.values()))))
+        texts = {row.id: row.text for row in rows}
+        return {press: texts[target] for press, target in wanted.items() if target in texts}
+
+    async def _take_turn(self, pending: _Pending) -> bool:
+        message_id = pending.message_id
+        self.clock.observe("wait", (utcnow() - _aware(pending.created_at)).total_seconds())
+        text = pending.text
+        parse: Parse | None = None
+        parse_failed = False
+        with self.clock.phase("parse"):
+            try:
+                parse = await self.nlu.parse(text, pending.language) if text else None
+            except Exception:
+                # Engines answer any input (the builtin never raises, Rasa falls back to it): one that raises
+                # is a fault, and the customer is told so rather than answered as if nothing was understood.
+                log.exception("nlu parse failed", extra={"message_id": message_id})
+                parse_failed = True
+        prepared = (
+            await self.kb.prepare(
+                normalise(pending.text) or pending.text,  # what answer.py and _answerable search with
+                self._language(parse, pending.language, pending.text),
+                answer.MAX_SUGGESTIONS + 1,
+            )
+            if self._may_search(pending, parse)
+            else None
+        )
+        try:
+            with self.kb.using(prepared):
+                return await self._decide(pending, parse, parse_failed=parse_failed)
+        except Exception:
+            # The turn's own transaction failed (a lost connection, a fault while storing the replies): it rolled
+            # back and the message stays unhandled. Count the attempt; turn recovery tries again, a few times.
+            if await self._attempt_failed(message_id):
+                raise
+            return True
+
+    def _may_search(self, pending: _Pending, parse: Parse | None) -> bool:
+        """Whether this turn is likely to search: typed text that is neither a command nor confident small talk.
+
+        A guess only: a turn that searches anyway searches inside its transaction, one that does not wasted a
+        search made outside it.
+        """
+        if parse is None or not pending.text or (pending.press and pending.retry_text is None):
+            return False
+        if parse_command(pending.text) is not None:
+            return False
+        return not (parse.intent.name in SMALL_TALK and parse.intent.confidence >= CONFIDENT)
+
+    async def _decide(self, pending: _Pending, parse: Parse | None, *, parse_failed: bool = False) -> bool:
+        message_id = pending.message_id
         async with UnitOfWork(self.sessions, self.bus) as uow:
-            conversation = await self._lock(uow, message.conversation_id)
+            with self.clock.phase("lock"):
+                conversation = await self._lock(uow, pending.conversation_id)
+            # A fresh session: this reads the row as it is now, after the conversation lock was taken.
             message = await uow.session.get_one(Message, message_id)
-            await uow.session.refresh(message)
             if message.handled_at is not None:
                 return False  # another worker took this turn while we were parsing
             customer = await uow.session.get_one(Customer, conversation.customer_id)
@@ -164,30 +282,34 @@ class ConversationEngine:
                     state.suspended = None
                     conversation.dialog_state = state.model_dump(mode="json")
                 return True
+            subject = await self._retried(uow, message, pending, state)
             turn = Turn(
                 uow=uow,
                 conversation=conversation,
                 customer=customer,
-                message=message,
+                message=subject,
                 parse=parse,
                 state=state,
-                language=self._language(parse, conversation, message),
+                language=self._language(parse, conversation.language, subject.text),
                 templates=self.templates,
             )
-            try:
-                await self._turn(turn)
-            except Exception:
-                # Never dump the chat on a human silently: say what happened and offer the choices.
-                log.exception("bot turn failed", extra={"message_id": message_id})
-                turn.replies.clear()
-                turn.say(
-                    "bot.error",
-                    [turn.button("button.ticket", Action.TICKET), turn.button("button.human", Action.OPERATOR)],
-                )
+            with self.clock.phase("decide"):
+                if parse_failed:
+                    turn = await self._failed(uow, conversation, customer, message, subject)
+                else:
+                    try:
+                        # A savepoint: a turn that raises leaves nothing half-written (a ticket without its reply).
+                        async with uow.session.begin_nested():
+                            await self._turn(turn)
+                    except Exception:
+                        log.exception("bot turn failed", extra={"message_id": message_id})
+                        turn = await self._failed(uow, conversation, customer, message, subject)
             if turn.parse is not None or turn.band is not None:
                 # What the turn understood and how the knowledge base answered: the reports count these.
                 stamp = {"intent": turn.intent} if turn.parse is not None else {}
-                message.meta = {**(message.meta or {}), **stamp, **({"band": turn.band} if turn.band else {})}
+                stamped = turn.message
+                stamped.meta = {**(stamped.meta or {}), **stamp, **({"band": turn.band} if turn.band else {})}
+            storing = time.perf_counter()
             why = _why(turn)
             conversation.dialog_state = turn.state.model_dump(mode="json")
             conversation.language = turn.language
@@ -200,17 +322,126 @@ class ConversationEngine:
                     buttons=reply.buttons,
                     meta={"in_reply_to": message_id, **({"why": why} if why else {}), **reply.meta},
                 )
-        for effect in turn.later:
-            try:
-                await effect()
-            except Exception:
-                log.exception("a turn's after-commit effect failed", extra={"message_id": message_id})
+        self.clock.observe("reply_store", time.perf_counter() - storing)  # the commit included
+        with self.clock.phase("after"):
+            for effect in turn.later:
+                try:
+                    await effect()
+                except Exception:
+                    log.exception("a turn's after-commit effect failed", extra={"message_id": message_id})
+        if turn.failed:
+            self.failures.inc()
         return True
+
+    async def _retried(self, uow: UnitOfWork, message: Message, pending: _Pending, state: DialogState) -> Message:
+        """The message this turn answers: a "try again" press answers the failed message it names, once."""
+        target = _retry_target(message)
+        if target is None or pending.retry_text is None:
+            return message
+        button = ButtonPayload.unpack(str(message.meta.get("payload")))
+        original = await uow.session.get(Message, target)
+        if (
+            button is None
+            or button.nonce != state.nonce
+            or original is None
+            or original.conversation_id != message.conversation_id
+            or original.direction is not Direction.INBOUND
+            or not original.meta.get("turn_failed")
+            or original.meta.get("retried")
+        ):
+            return message  # answered as a stale button
+        original.meta = {**original.meta, "retried": True}
+        return original
+
+    async def _failed(
+        self, uow: UnitOfWork, conversation: Conversation, customer: Customer, message: Message, subject: Message
+    ) -> Turn:
+        """The turn raised and its savepoint rolled back: a fresh turn that says so and offers the way on."""
+        for row in {id(r): r for r in (conversation, customer, message, subject)}.values():
+            await uow.session.refresh(row)  # the rollback expired what the failed turn had touched
+        message.meta = {**(message.meta or {}), "turn_failed": True}
+        if subject is not message:
+            subject.meta = {**(subject.meta or {}), "turn_failed": True, "retried": False}
+        return self._error_turn(uow, conversation, customer, message, retry=subject if subject.text else None)
+
+    def _error_turn(
+        self,
+        uow: UnitOfWork,
+        conversation: Conversation,
+        customer: Customer,
+        message: Message,
+        retry: Message | None,
+    ) -> Turn:
+        """ "Something went wrong": the message is kept; a person, the customer's tickets or another try."""
+        turn = Turn(
+            uow=uow,
+            conversation=conversation,
+            customer=customer,
+            message=message,
+            parse=None,
+            state=DialogState.model_validate(conversation.dialog_state or {}),
+            language=conversation.language,
+            templates=self.templates,
+            failed=True,
+        )
+        buttons = [turn.button("button.human", Action.OPERATOR), turn.button("button.my_tickets", Action.MY_TICKETS)]
+        if retry is not None:
+            buttons.append(turn.button("button.retry", Action.RETRY, str(retry.id)))
+        turn.say("bot.error", buttons)
+        return turn
+
+    async def _attempt_failed(self, message_id: int) -> bool:
+        """Count a turn whose own transaction failed; True when turn recovery should try it again.
+
+        After :data:`MAX_TURN_ATTEMPTS` the message is marked failed and handled with the error reply, so a fault
+        that is not going away (unlike a database restart, where this write fails too) cannot loop for ever.
+        """
+        gave_up = False
+        try:
+            async with UnitOfWork(self.sessions, self.bus) as uow:
+                message = await uow.session.get(Message, message_id)
+                if message is None or message.handled_at is not None:
+                    return False
+                conversation = await self._lock(uow, message.conversation_id)
+                await uow.session.refresh(message)
+                if message.handled_at is not None:
+                    return False
+                attempts = int((message.meta or {}).get("turn_attempts", 0)) + 1
+                message.meta = {**(message.meta or {}), "turn_attempts": attempts}
+                if attempts < MAX_TURN_ATTEMPTS:
+                    return True
+                customer = await uow.session.get_one(Customer, conversation.customer_id)
+                message.handled_at = utcnow()
+                message.meta = {**message.meta, "turn_failed": True}
+                turn = self._error_turn(uow, conversation, customer, message, retry=message if message.text else None)
+                for reply in turn.replies:
+                    await add_outbound(
+                        uow,
+                        conversation,
+                        reply.text,
+                        author=Author.BOT,
+                        buttons=reply.buttons,
+                        meta={"in_reply_to": message_id},
+                    )
+                gave_up = True
+        except Exception:
+            log.exception(
+                "could not record a failed turn; turn recovery will try it again", extra={"message_id": message_id}
+            )
+            return True
+        if gave_up:
+            log.error(
+                "a turn failed %d times; the message is marked failed",
+                MAX_TURN_ATTEMPTS,
+                extra={"message_id": message_id},
+            )
+            self.failures.inc()
+        return False
 
     async def recover(self, older_than: timedelta = timedelta(seconds=0)) -> int:
         """Take the turns a dead worker left behind (stored, never handled). Safe to run on every worker."""
         cutoff = utcnow() - older_than
-        async with self.sessions() as session:
+        async with self.reading() as session:
             rows = await session.execute(
                 select(Message.id)
                 .where(
@@ -229,22 +460,15 @@ class ConversationEngine:
 
     # --- helpers ------------------------------------------------------------------------------------
 
-    async def _parse(self, text: str, language: str) -> Parse | None:
-        try:
-            return await self.nlu.parse(text, language)
-        except Exception:
-            log.exception("nlu parse failed; answering from the knowledge base")
-            return None
-
     async def _lock(self, uow: UnitOfWork, conversation_id: int) -> Conversation:
         stmt = for_update(select(Conversation).where(Conversation.id == conversation_id), uow.session)
         return (await uow.session.execute(stmt)).scalar_one()
 
     @staticmethod
-    def _language(parse: Parse | None, conversation: Conversation, message: Message) -> str:
-        if parse is not None and parse.language in ("ru", "en") and any(c.isalpha() for c in message.text):
+    def _language(parse: Parse | None, conversation_language: str, text: str) -> str:
+        if parse is not None and parse.language in ("ru", "en") and any(c.isalpha() for c in text):
             return parse.language
-        return conversation.language
+        return conversation_language
 
     # --- deciding -----------------------------------------------------------------------------------
 

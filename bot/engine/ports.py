@@ -47,6 +47,15 @@ class Knowledge(Protocol):
     ) -> None: ...
 
 
+class SearchAhead(Knowledge, Protocol):
+    """The knowledge base as the engine holds it: a search can be made ahead and counted when it is used."""
+
+    async def search(
+        self, query: str, language: str | None, k: int = 3, *, count_view: bool = True
+    ) -> Sequence[Hit]: ...
+    def served(self, hits: Sequence[Any]) -> None: ...
+
+
 class Desk(Protocol):
     async def open_ticket(
         self,

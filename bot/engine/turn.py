@@ -41,6 +41,8 @@ class Turn:
     # Why the bot says what it says, beyond intent and band: the articles it answered or offered, a gap.
     # Stamped on every reply of the turn, for the operator reading the conversation later.
     why: dict[str, Any] = field(default_factory=dict)
+    # This is the error reply of a turn that raised (its own changes rolled back).
+    failed: bool = False
 
     @property
     def text(self) -> str:

@@ -12,6 +12,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core.web.keys import METRICS
 
+TURN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -23,6 +25,20 @@ class Metrics:
             "frontline_http_request_duration_seconds",
             "HTTP request latency",
             ["method", "route"],
+            registry=self.registry,
+        )
+
+        # Where a turn's time goes (see bot/engine/timing.py for the phases); cheap enough to stay on.
+        self.turn_phases = Histogram(
+            "frontline_turn_phase_seconds",
+            "Time spent in each phase of a bot turn, from the stored message to its delivered replies",
+            ["phase"],
+            buckets=TURN_BUCKETS,
+            registry=self.registry,
+        )
+        self.turn_failures = Counter(
+            "frontline_turn_failures",
+            "Turns that raised: the customer got the error reply, the message stayed stored and marked",
             registry=self.registry,
         )
 

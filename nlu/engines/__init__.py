@@ -3,12 +3,15 @@
 * ``builtin`` (default): trained in-process from ``data/nlu`` (see :mod:`nlu.engines.builtin`).
 * ``rasa``: a Rasa server's ``/model/parse`` over HTTP, falling back to the builtin engine when Rasa fails
   (see :mod:`nlu.engines.rasa`).
+* ``module:factory``: an engine of one's own: ``factory(settings, builtin)`` returns it (the builtin engine is
+  there to fall back on, as Rasa does).
 
 ``parse`` never raises on bad input: empty text parses to ``out_of_scope`` with confidence 0.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -60,6 +63,8 @@ async def create_nlu_engine(settings: Settings, embedder: Embedder, *, fallback_
     )
     if settings.nlu_engine == "builtin":
         return builtin
+    if ":" in settings.nlu_engine:
+        return _plugged_engine(settings, builtin)
     from nlu.engines.rasa import RasaEngine
 
     return RasaEngine(
@@ -69,6 +74,19 @@ async def create_nlu_engine(settings: Settings, embedder: Embedder, *, fallback_
         default_language=settings.default_language,
         fallback_counter=fallback_counter,
     )
+
+
+def _plugged_engine(settings: Settings, builtin: NluEngine) -> NluEngine:
+    """The engine a ``module:factory`` setting names; a clear error when it names nothing usable."""
+    module_name, _, attribute = settings.nlu_engine.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"nlu_engine {settings.nlu_engine!r} names no factory: {exc}") from exc
+    engine = factory(settings, builtin)
+    if not isinstance(engine, NluEngine):
+        raise TypeError(f"nlu_engine {settings.nlu_engine!r} returned {type(engine).__name__}, not an NLU engine")
+    return engine
 
 
 async def nlu_engine_ctx(app: web.Application) -> AsyncIterator[None]:

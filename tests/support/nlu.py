@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from core.settings import ROOT
+from core.settings import ROOT, Settings
+from nlu.engines import NluEngine
+from nlu.parse import Parse
 
 DATA = ROOT / "data" / "nlu"
 
@@ -25,3 +27,30 @@ KEY_UTTERANCES: list[tuple[str, str | None, str, dict[str, object]]] = [
     ("спасибо большое", None, "thanks", {}),
     ("отмените мою заявку T-000321", None, "cancel_ticket", {"ticket_number": "T-000321"}),
 ]
+
+
+FAULT_TEXT = "сломай разбор"
+"""What :func:`faulty_engine`'s parse raises on."""
+
+
+class FaultyEngine:
+    """The builtin engine, except that its parse raises on :data:`FAULT_TEXT`: a plugged engine with a bug."""
+
+    name = "faulty"
+
+    def __init__(self, builtin: NluEngine) -> None:
+        self.builtin = builtin
+        self.broken = True  # a test mends the engine by setting this to False
+
+    async def parse(self, text: str, language: str | None = None) -> Parse:
+        if self.broken and FAULT_TEXT in text.lower():
+            raise RuntimeError("the faulty test engine cannot parse this")
+        return await self.builtin.parse(text, language)
+
+    async def close(self) -> None:
+        await self.builtin.close()
+
+
+def faulty_engine(settings: Settings, builtin: NluEngine) -> FaultyEngine:
+    """The ``nlu_engine = "tests.support.nlu:faulty_engine"`` factory."""
+    return FaultyEngine(builtin)
