@@ -32,6 +32,9 @@ Handler = Callable[[Event], Awaitable[None]]
 
 
 class EventBus(Protocol):
+    # Whether events reach other processes: a subscriber may then be on a worker other than the publisher.
+    shared: bool
+
     def subscribe(self, handler: Handler, *names: str) -> None: ...
     async def publish(self, event: Event) -> None: ...
     async def start(self) -> None: ...
@@ -69,6 +72,8 @@ class _Dispatcher:
 
 
 class InProcessBus(_Dispatcher):
+    shared = False
+
     async def publish(self, event: Event) -> None:
         self.dispatch(event)
 
@@ -81,6 +86,8 @@ class InProcessBus(_Dispatcher):
 
 class RedisBus(_Dispatcher):
     """Redis pub/sub: fire-and-forget fan-out to every worker subscribed to the channel."""
+
+    shared = True
 
     def __init__(self, url: str, channel: str = "frontline:events") -> None:
         super().__init__()

@@ -14,7 +14,7 @@ from bot.channels.web.sites import Sites
 from bot.channels.web.socket import chat_socket
 from bot.keys import CONVERSATION_ENGINE, DELIVERERS
 from core.models import Channel
-from core.web.keys import METRICS, SESSIONS, SETTINGS
+from core.web.keys import BUS, METRICS, SESSIONS, SETTINGS
 from core.web.pages import render_page
 from core.web.routes import Access, Routes
 
@@ -30,7 +30,8 @@ routes = Routes("webchat")
 
 async def webchat_ctx(app: web.Application) -> AsyncIterator[None]:
     """The channel, registered as the outbox's deliverer for web replies (before the outbox starts)."""
-    channel = WebChannel(app[CONVERSATION_ENGINE], app[SESSIONS], WebMetrics(app[METRICS]))
+    # With a bus shared between workers the channel also sends replies claimed by other workers' outboxes.
+    channel = WebChannel(app[CONVERSATION_ENGINE], app[SESSIONS], WebMetrics(app[METRICS]), app[BUS])
     app[WEBCHAT] = channel
     app[DELIVERERS][Channel.WEB] = channel
     yield
