@@ -40,6 +40,9 @@ def typing_event(conversation_id: int, by: str, on: bool, **extra: Any) -> Event
 
 
 class EventBus(Protocol):
+    # Whether events reach other processes: a subscriber may then be on a worker other than the publisher.
+    shared: bool
+
     def subscribe(self, handler: Handler, *names: str) -> None: ...
     async def publish(self, event: Event) -> None: ...
     async def start(self) -> None: ...
@@ -77,6 +80,8 @@ class _Dispatcher:
 
 
 class InProcessBus(_Dispatcher):
+    shared = False
+
     async def publish(self, event: Event) -> None:
         self.dispatch(event)
 
@@ -89,6 +94,8 @@ class InProcessBus(_Dispatcher):
 
 class RedisBus(_Dispatcher):
     """Redis pub/sub: fire-and-forget fan-out to every worker subscribed to the channel."""
+
+    shared = True
 
     def __init__(self, url: str, channel: str = "frontline:events") -> None:
         super().__init__()

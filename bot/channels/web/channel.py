@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from bot.channels.web.frames import MAX_TEXT, Press, Say, error
+from bot.channels.web.pushes import WEB_ACKED, WEB_PUSH, WEB_PUSHED, Acked, Push, Pushed
 from bot.engine.engine import ConversationEngine
 from core.db import SessionFactory, transaction
 from core.errors import FrontlineError
@@ -45,6 +47,9 @@ log = logging.getLogger(__name__)
 
 ACK_TIMEOUT = 10.0  # seconds the outbox waits for a socket to acknowledge a reply before retrying it
 AWAY_RETRY = 30.0  # seconds before the outbox tries again for a visitor with no socket open
+# Seconds a worker without the visitor's socket waits for another worker to say it sent the reply: short,
+# because the outbox waits for every send of a pass before the next one, and a visitor away is common.
+PUSH_TIMEOUT = 2.0
 REPLAY_LIMIT = 200  # messages sent to a widget that has shown nothing of its conversation yet
 # Per visitor (all their tabs together): messages each take a bot turn, so they get the tighter budget;
 # acks, typing and suggestions are cheap. A person typing never reaches either.
@@ -149,6 +154,14 @@ def message_frame(message: Message, operator_name: str | None = None) -> dict[st
     return frame
 
 
+@dataclass(eq=False)
+class Elsewhere:
+    """A reply this worker's outbox claimed, sent through another worker that holds the visitor's socket."""
+
+    pushed: asyncio.Future[None]
+    acked: asyncio.Future[None]
+
+
 class WebChannel:
     # A widget shows a message once per (conversation, number) however often it is sent, so a send cut by a
     # dying worker is simply retried: made ``unknown`` instead, a reply older than the last number the widget
@@ -167,6 +180,11 @@ class WebChannel:
         self.buckets: dict[tuple[str, bool], Bucket] = {}
         self._acks: dict[tuple[int, int], asyncio.Future[None]] = {}
         self._turns: dict[str, asyncio.Task[Any]] = {}
+        # Only a bus shared between workers can reach a socket held elsewhere; in one process there is none.
+        self._shared_bus = bus if bus is not None and bus.shared else None
+        self._elsewhere: dict[tuple[str, int, int], Elsewhere] = {}
+        if self._shared_bus is not None:
+            self._shared_bus.subscribe(self._on_event, WEB_PUSH, WEB_PUSHED, WEB_ACKED)
 
     # --- sockets ------------------------------------------------------------------------------------
 
@@ -338,11 +356,8 @@ class WebChannel:
     async def deliver(self, message: Message) -> str | None:
         """Send a reply to every open tab of the visitor; done when one of them acknowledges it."""
         if not self.visitors.get(message.chat_id):
-            raise TransientDeliveryError("the visitor has no widget open", retry_after=AWAY_RETRY)
-        operator_name = None
-        if message.author is Author.OPERATOR and message.operator_id is not None:
-            async with self.sessions() as session:
-                operator_name = await session.scalar(select(Operator.name).where(Operator.id == message.operator_id))
+            return await self._deliver_elsewhere(message)
+        operator_name = await self._operator_name(message)
         key = (message.conversation_id, message.seq)
         waiter = self._acks.get(key)
         if waiter is None or waiter.done():
@@ -361,6 +376,78 @@ class WebChannel:
                 del self._acks[key]
         return f"web:{message.conversation_id}:{message.seq}"
 
+    async def _operator_name(self, message: Message) -> str | None:
+        if message.author is not Author.OPERATOR or message.operator_id is None:
+            return None
+        async with self.sessions() as session:
+            return await session.scalar(select(Operator.name).where(Operator.id == message.operator_id))
+
+    async def _deliver_elsewhere(self, message: Message) -> str:
+        """No socket of the visitor here: ask the worker holding one to send the reply, and wait for the ack."""
+        away = TransientDeliveryError("the visitor has no widget open", retry_after=AWAY_RETRY)
+        if self._shared_bus is None:
+            raise away
+        key = (message.chat_id, message.conversation_id, message.seq)
+        loop = asyncio.get_running_loop()
+        waiting = Elsewhere(pushed=loop.create_future(), acked=loop.create_future())
+        self._elsewhere[key] = waiting
+        try:
+            push = Push(message=message.id, conversation=message.conversation_id, seq=message.seq, chat=message.chat_id)
+            try:
+                await self._shared_bus.publish(Event(name=WEB_PUSH, data=push.model_dump()))
+            except Exception:  # the bus is unreachable (Redis restarting): no other worker can be asked now
+                log.warning("could not ask other workers to send a web reply", extra={"message_id": message.id})
+                raise away from None
+            done, _ = await asyncio.wait((waiting.pushed, waiting.acked), timeout=PUSH_TIMEOUT)
+            if not done:
+                raise away
+            try:
+                await asyncio.wait_for(waiting.acked, ACK_TIMEOUT)
+            except TimeoutError:
+                raise TransientDeliveryError("no socket acknowledged the reply") from None
+        finally:
+            if self._elsewhere.get(key) is waiting:
+                del self._elsewhere[key]
+        return f"web:{message.conversation_id}:{message.seq}"
+
+    async def _on_event(self, event: Event) -> None:
+        try:
+            if event.name == WEB_PUSH:
+                await self._push(Push.model_validate(event.data))
+            elif event.name == WEB_PUSHED:
+                pushed = Pushed.model_validate(event.data)
+                self._settle(pushed.chat, pushed.conversation, [pushed.seq], acked=False)
+            elif event.name == WEB_ACKED:
+                acked = Acked.model_validate(event.data)
+                self._settle(acked.chat, acked.conversation, acked.seqs, acked=True)
+        except ValidationError:
+            log.warning("dropped a malformed web delivery event", extra={"event": event.name})
+
+    def _settle(self, chat: str, conversation_id: int, seqs: list[int], *, acked: bool) -> None:
+        for seq in seqs:
+            waiting = self._elsewhere.get((chat, conversation_id, seq))
+            if waiting is None:
+                continue
+            future = waiting.acked if acked else waiting.pushed
+            if not future.done():
+                future.set_result(None)
+
+    async def _push(self, push: Push) -> None:
+        """Another worker claimed a reply for a visitor: send it if one of their sockets is here."""
+        if not self.visitors.get(push.chat) or self._shared_bus is None:
+            return
+        async with self.sessions() as session:
+            message = await session.get(Message, push.message)
+        if message is None or message.channel is not Channel.WEB or message.chat_id != push.chat or message.private:
+            return
+        operator_name = await self._operator_name(message)
+        for visitor in list(self.visitors.get(push.chat, ())):
+            visitor.conversations.add(message.conversation_id)
+        # The widget's ack then reaches ``acknowledge`` here, which publishes it for the claiming worker.
+        if await self.broadcast(push.chat, message_frame(message, operator_name)):
+            pushed = Pushed(conversation=message.conversation_id, seq=message.seq, chat=push.chat)
+            await self._shared_bus.publish(Event(name=WEB_PUSHED, data=pushed.model_dump()))
+
     async def acknowledge(self, visitor: Visitor, conversation_id: int, seqs: list[int]) -> None:
         """The widget has shown these replies: they are delivered (in the outbox, or from a catch-up)."""
         if conversation_id not in visitor.conversations:
@@ -378,6 +465,12 @@ class WebChannel:
                 rest.append(seq)
         if not rest:
             return
+        if self._shared_bus is not None:  # an outbox send on another worker may be waiting for these
+            acked = Acked(conversation=conversation_id, seqs=rest, chat=visitor.vid)
+            try:
+                await self._shared_bus.publish(Event(name=WEB_ACKED, data=acked.model_dump()))
+            except Exception:  # the bus is unreachable: that send retries, and the rows are marked below anyway
+                log.warning("could not tell other workers of a web ack", extra={"conversation_id": conversation_id})
         async with transaction(self.sessions) as session:
             await session.execute(
                 update(Message)

@@ -31,6 +31,7 @@ routes = Routes("webchat")
 
 async def webchat_ctx(app: web.Application) -> AsyncIterator[None]:
     """The channel, registered as the outbox's deliverer for web replies (before the outbox starts)."""
+    # With a bus shared between workers the channel also sends replies claimed by other workers' outboxes.
     channel = WebChannel(app[CONVERSATION_ENGINE], app[SESSIONS], WebMetrics(app[METRICS]), app[BUS])
     app[BUS].subscribe(channel.on_typing, CONVERSATION_TYPING)
     app[WEBCHAT] = channel
