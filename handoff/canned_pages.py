@@ -8,9 +8,9 @@ from core.db import transaction
 from core.errors import FrontlineError
 from core.web.keys import SESSIONS
 from core.web.routes import Access, Routes, match_int
+from core.web.staff import staff_page
 from handoff import canned
 from handoff.models import CannedResponse
-from handoff.rendering import staff_page
 
 routes = Routes("canned-pages")
 

@@ -38,12 +38,12 @@ from core.web.auth import current_operator, session_check
 from core.web.keys import BUS, NAV, SESSIONS, SETTINGS, TEMPLATES
 from core.web.pages import NavItem
 from core.web.routes import Access, Routes, match_int
+from core.web.staff import staff_fragment, staff_page
 from handoff import canned_pages, queue, routing, teams_pages, ticket_pages
 from handoff.events import ROUTING_CHANGED
 from handoff.keys import LIVE_HUB
 from handoff.live import LiveHub, serve_stream
 from handoff.models import Csat, OperatorPresence
-from handoff.rendering import staff_fragment, staff_page
 from handoff.why import Why, why_of
 from kb.keys import KNOWLEDGE_BASE
 from kb.markdown import render_html

@@ -18,9 +18,9 @@ from core.errors import Conflict, FrontlineError, NotFound
 from core.events import Event
 from core.web.keys import SESSIONS
 from core.web.routes import Access, Routes, match_int, unit_of_work
+from core.web.staff import staff_page
 from handoff import teams
 from handoff.events import ROUTING_CHANGED
-from handoff.rendering import staff_page
 
 routes = Routes("teams-pages")
 PAGE = "/inbox/teams"

@@ -17,7 +17,7 @@ from core.errors import InvalidInput
 from core.models import Operator, Team
 from core.web.keys import SESSIONS
 from core.web.routes import Access, Routes, read_query
-from handoff.rendering import staff_page
+from core.web.staff import staff_page
 from sla.policy import Priority
 from tickets.keys import TICKET_DESK
 from tickets.models import IncidentStatus, TicketStatus

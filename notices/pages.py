@@ -16,10 +16,11 @@ from sqlalchemy import select
 from core.db import transaction
 from core.errors import FrontlineError, NotFound
 from core.models import Channel
-from core.web.auth import csrf_token, current_operator
+from core.web.auth import current_operator
 from core.web.keys import NAV, SESSIONS, TEMPLATES
-from core.web.pages import NavItem, render_page
+from core.web.pages import NavItem
 from core.web.routes import Access, Routes, match_int
+from core.web.staff import staff_page
 from notices import sending
 from notices.audience import Audience, AudienceKind, Preview, preview
 from notices.keys import DUE_SOURCES, NOTICE_SENDER
@@ -51,16 +52,12 @@ def _form_from_preset(request: web.Request, preset: str) -> dict[str, str]:
 async def _compose(
     request: web.Request, form: dict[str, str], status: int = 200, error: str | None = None
 ) -> web.Response:
-    operator = current_operator(request)
     async with transaction(request.config_dict[SESSIONS]) as session:
         notices = list((await session.scalars(select(Notice).order_by(Notice.id.desc()).limit(LIST_SIZE))).all())
-    return render_page(
+    return await staff_page(
         request,
         "notices.html",
         status=status,
-        operator=operator,
-        language=operator.language,
-        csrf_token=await csrf_token(request),
         form=form,
         error=error,
         notices=notices,
@@ -131,27 +128,20 @@ async def notice_page(request: web.Request) -> web.StreamResponse:
 async def _render_notice(
     request: web.Request, notice_id: int, status: int = 200, message: str | None = None
 ) -> web.Response:
-    operator = current_operator(request)
     try:
         notice, seen, facts = await _notice(request, notice_id)
     except FrontlineError as exc:  # an unknown notice, or an audience that can no longer be resolved
-        return render_page(
+        return await staff_page(
             request,
             "notice.html",
             status=exc.status,
-            operator=operator,
-            language=operator.language,
-            csrf_token=await csrf_token(request),
             notice=None,
             error=str(exc),
         )
-    return render_page(
+    return await staff_page(
         request,
         "notice.html",
         status=status,
-        operator=operator,
-        language=operator.language,
-        csrf_token=await csrf_token(request),
         notice=notice,
         preview=seen,
         message=message,

@@ -17,10 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from core.db import transaction
 from core.errors import NotFound
 from core.models import Customer, Identity
-from core.web.auth import csrf_token, current_operator, read_form
+from core.web.auth import current_operator, read_form
 from core.web.keys import NAV, SESSIONS, TEMPLATES
-from core.web.pages import NavItem, render_page
+from core.web.pages import NavItem
 from core.web.routes import Access, Routes, match_int
+from core.web.staff import staff_page
 from records.csv_import import MAX_IMPORT_BYTES, ImportFailed, LineProblem, import_records
 from records.models import RecordKind, ServiceRecord
 from records.queries import list_records, records_of
@@ -53,13 +54,10 @@ def _describe(request: web.Request, language: str) -> Callable[[Problem], str]:
 async def _render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
     operator = current_operator(request)
     context.setdefault("describe", _describe(request, operator.language))
-    return render_page(
+    return await staff_page(
         request,
         name,
         status=status,
-        operator=operator,
-        language=operator.language,
-        csrf_token=await csrf_token(request),
         due_soon_days=DUE_SOON_DAYS,
         **context,
     )

@@ -11,10 +11,10 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from core.errors import FrontlineError
-from core.web.auth import csrf_token, current_operator
+from core.web.auth import current_operator
 from core.web.keys import TEMPLATES
-from core.web.pages import render_page
 from core.web.routes import Routes
+from core.web.staff import staff_page
 from kb.keys import KNOWLEDGE_BASE
 from kb.service import KnowledgeBase
 
@@ -48,16 +48,7 @@ def phrase(request: web.Request, key: str, **params: Any) -> str:
 
 
 async def page(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
-    operator = current_operator(request)
-    return render_page(
-        request,
-        name,
-        status=status,
-        operator=operator,
-        language=operator.language,
-        csrf_token=await csrf_token(request),
-        **context,
-    )
+    return await staff_page(request, name, status=status, **context)
 
 
 def choice(request: web.Request, name: str, allowed: Sequence[str], default: str = "") -> str:

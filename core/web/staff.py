@@ -1,5 +1,5 @@
-"""The one shape every staff page of the inbox shares: the signed-in operator, their language and the CSRF
-token go into the template, so a handler only loads what it shows."""
+"""The one shape every staff page shares: the signed-in operator, their language and the CSRF token go into
+the template, so a handler only loads what it shows."""
 
 from __future__ import annotations
 
