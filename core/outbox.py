@@ -78,6 +78,11 @@ class RetryPolicy:
         return float(min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1)))
 
 
+BROADCAST_KEY = "notice_id"
+"""The meta key that marks an outbound message as a broadcast (a proactive notice), sent after conversation
+replies when a channel's rate limit leaves room for only some of them."""
+
+
 class RateLimit:
     """At most ``rate`` sends in any window of one second (a log of the sends of the last window).
 
@@ -218,7 +223,11 @@ class DeliveryWorker:
                 if budget == 0:
                     self._throttled = True
                     continue
-                taken = await self._claim_heads(session, now, [channel], budget)
+                # Conversation replies first, then broadcasts: a customer talking to the bot during a fan-out of
+                # thousands of notices must not wait behind them for the channel's budget.
+                taken = await self._claim_heads(session, now, [channel], budget, broadcast=False)
+                if len(taken) < budget:
+                    taken += await self._claim_heads(session, now, [channel], budget - len(taken), broadcast=True)
                 limit.give_back(budget - len(taken))
                 self._in_flight[channel] = len(taken)
                 self._throttled |= len(taken) == budget
@@ -226,9 +235,15 @@ class DeliveryWorker:
         return claimed
 
     async def _claim_heads(
-        self, session: AsyncSession, now: datetime, channels: list[Channel], limit: int
+        self,
+        session: AsyncSession,
+        now: datetime,
+        channels: list[Channel],
+        limit: int,
+        broadcast: bool | None = None,
     ) -> list[Message]:
-        """Claim up to ``limit`` due heads (earliest undelivered reply) of conversations on ``channels``, in SQL."""
+        """Claim up to ``limit`` due heads (earliest undelivered reply) of conversations on ``channels``, in SQL;
+        ``broadcast`` True or False takes only broadcast messages (meta ``notice_id``) or only the others."""
         earlier = aliased(Message)
         blocked = exists().where(
             earlier.conversation_id == Message.conversation_id,
@@ -246,6 +261,9 @@ class DeliveryWorker:
             .order_by(Message.id)
             .limit(limit)
         )
+        if broadcast is not None:
+            notice = Message.meta[BROADCAST_KEY].as_string()
+            stmt = stmt.where(notice.is_not(None) if broadcast else notice.is_(None))
         stmt = for_update(stmt, session, skip_locked=True)
         claimed: list[Message] = []
         for message in (await session.execute(stmt)).scalars():

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from core.db import SessionFactory
 from core.events import EventBus
 from core.models import Author, Conversation, ConversationStatus, Customer, utcnow
+from core.outbox import BROADCAST_KEY
 from core.periodic import PeriodicTask
 from core.store import Button, add_outbound, open_conversation
 from core.templates import Templates
@@ -207,7 +208,7 @@ class Reminders:
                 text,
                 author=Author.SYSTEM,
                 buttons=[off],
-                meta={"notice_id": notice.id, "notice_kind": NoticeKind.REMINDER.value},
+                meta={BROADCAST_KEY: notice.id, "notice_kind": NoticeKind.REMINDER.value},
             )
             session.add(
                 NoticeRecipient(

@@ -23,6 +23,7 @@ from core.db import SessionFactory, for_update
 from core.errors import InvalidInput
 from core.events import EventBus
 from core.models import Author, Conversation, ConversationStatus, Customer, utcnow
+from core.outbox import BROADCAST_KEY
 from core.periodic import PeriodicTask
 from core.store import Button, add_outbound, open_conversation
 from core.templates import Templates
@@ -152,7 +153,7 @@ async def fan_out(
             notice_text(notice, language, target.name),
             author=Author.SYSTEM,
             buttons=buttons,
-            meta={"notice_id": notice.id, "notice_kind": notice.kind.value},
+            meta={BROADCAST_KEY: notice.id, "notice_kind": notice.kind.value},
         )
         session.add(
             NoticeRecipient(

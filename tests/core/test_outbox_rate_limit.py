@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from core.db import SessionFactory
 from core.events import InProcessBus
 from core.models import Channel, DeliveryState, Message
-from core.outbox import DeliveryWorker, RateLimit
+from core.outbox import BROADCAST_KEY, DeliveryWorker, RateLimit
 from core.store import add_outbound
 from core.uow import UnitOfWork
 from tests.support.people import person
@@ -88,6 +88,27 @@ async def test_a_pass_sends_no_more_than_the_channel_limit_and_other_channels_go
             select(func.count()).select_from(Message).where(Message.delivery_state != DeliveryState.SENT)
         )
     assert pending == 0
+
+
+async def test_conversation_replies_go_before_a_backlog_of_notices(sessions: SessionFactory, bus: InProcessBus) -> None:
+    """A customer talking to the bot during a large fan-out is answered in the next second, not after it."""
+    people = [await person(sessions, f"Клиент {n}") for n in range(12)]
+    talking = await person(sessions, "Собеседник")
+    async with UnitOfWork(sessions, bus) as uow:
+        for n, someone in enumerate(people):
+            await add_outbound(uow, someone.conversation, f"уведомление {n}", meta={BROADCAST_KEY: 1})
+        await add_outbound(uow, talking.conversation, "ответ бота")
+    telegram = RecordingChannel()
+    clock = Clock()
+    worker = DeliveryWorker(sessions, bus, {Channel.TELEGRAM: telegram}, limits={Channel.TELEGRAM: 5}, clock=clock)
+
+    assert await worker.drain_once() == 5
+    assert telegram.sent[0] == talking.conversation.chat_id, "the reply stored last goes out first"
+    clock.now = 1.0
+    assert await worker.drain_once() == 5
+    clock.now = 2.0
+    assert await worker.drain_once() == 3
+    assert len(set(telegram.sent)) == len(telegram.sent) == 13, "then every notice, once"
 
 
 async def test_a_zero_limit_means_no_limit(sessions: SessionFactory, bus: InProcessBus) -> None:
