@@ -22,6 +22,22 @@ class TemplateError(Exception):
     pass
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key written twice in one mapping: plain YAML keeps the last copy without a word, so
+    two edits of one text would silently shadow each other."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is defined twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _flatten(prefix: str, value: Any, out: dict[str, Any], source: Path) -> None:
     if isinstance(value, dict):
         for key, inner in value.items():
@@ -46,7 +62,7 @@ class Templates:
             merged: dict[str, Any] = {}
             for path in sorted((directory / language).glob("*.yml")):
                 try:
-                    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}  # noqa: S506 - a SafeLoader
                 except yaml.YAMLError as exc:
                     raise TemplateError(f"{path}: {exc}") from exc
                 if not isinstance(data, dict):

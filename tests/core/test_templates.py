@@ -40,3 +40,12 @@ def test_a_key_missing_in_one_language_is_reported(tmp_path: Path) -> None:
     (tmp_path / "ru" / "a.yml").write_text("greeting: 'Привет'\nbye: 'Пока'\n", encoding="utf-8")
     (tmp_path / "en" / "a.yml").write_text("greeting: 'Hi'\n", encoding="utf-8")
     assert Templates.load(tmp_path).missing() == {"en": {"bye"}}
+
+
+def test_a_key_written_twice_in_one_file_is_refused(tmp_path: Path) -> None:
+    """Two edits of one text in one file once shadowed each other silently (the later copy won)."""
+    for lang in ("ru", "en"):
+        (tmp_path / lang).mkdir()
+        (tmp_path / lang / "t.yml").write_text("a.b: 'one'\na.b: 'two'\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match="defined twice"):
+        Templates.load(tmp_path)
