@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +25,9 @@ from nlu.embedding import Embedder, shared_embedder
 from tests.support.databases import BACKENDS, PG_ADMIN_URL, REDIS_URL, empty_tables, run_sync
 from tests.support.sla import write_desk_data
 from tickets.desk import TicketDesk
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 # Tests that reach these fixtures need the server behind them: marked so that
 # ``pytest -m "not postgres and not redis"`` runs on a machine without PostgreSQL or Redis.
@@ -137,3 +141,12 @@ async def teams(sessions: SessionFactory) -> dict[str, int]:
 async def operator_id(sessions: SessionFactory) -> int:
     async with transaction(sessions) as session:
         return (await add_operator(session, "olga", "operator-password-1", "operator", "Ольга")).id
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for a module's page tests (imported here only when a page test asks for it)."""
+    from tests.support.browser import chromium
+
+    with chromium() as launched:
+        yield launched

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import DESKTOP, chromium, page_settings, screenshot, serve
+from tests.support.browser import DESKTOP, page_settings, screenshot, serve
 
 pytestmark = pytest.mark.browser
 
@@ -17,12 +17,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # A database of its own: the pages must not see accounts other modules locked or changed.
     with serve(page_settings(tmp_path_factory.mktemp("pages"))) as thread:
         yield thread.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

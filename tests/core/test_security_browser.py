@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import DESKTOP, PHONE, chromium, page_settings, screenshot, serve, sign_in
+from tests.support.browser import DESKTOP, PHONE, page_settings, screenshot, serve, sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = Path("/work/shots/security")
@@ -19,12 +19,6 @@ SHOTS = Path("/work/shots/security")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with serve(page_settings(tmp_path_factory.mktemp("security"))) as thread:
         yield thread.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def _keep(path: Path) -> None:

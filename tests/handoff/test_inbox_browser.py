@@ -26,7 +26,6 @@ from tests.support.browser import (
     DESKTOP,
     PHONE,
     ServerThread,
-    chromium,
     page_settings,
     screenshot,
     served_with_standin,
@@ -93,12 +92,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = page_settings(tmp_path_factory.mktemp("inbox-pages"), telegram_token=TOKEN)
     with served_with_standin(settings) as (thread, standin):
         yield Site(thread, standin)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def staff(browser: Browser, site: Site, role: str = "operator", **options: Any) -> Page:

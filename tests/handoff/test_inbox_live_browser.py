@@ -24,7 +24,6 @@ from tests.support.browser import (
     DESKTOP,
     PHONE,
     ServerThread,
-    chromium,
     page_settings,
     screenshot,
     served_with_standin,
@@ -77,12 +76,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = page_settings(tmp_path_factory.mktemp("inbox-live"), telegram_token=TOKEN)
     with served_with_standin(settings) as (thread, standin):
         yield Site(thread, standin)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def operator_page(browser: Browser, site: Site) -> Page:

@@ -19,7 +19,7 @@ from core.operators import add_operator
 from core.web.keys import SESSIONS
 from standin.stack import TOKEN
 from tests.handoff.test_inbox_browser import PASSWORDS, Site
-from tests.support.browser import DESKTOP, PHONE, chromium, page_settings, screenshot, served_with_standin, sign_in
+from tests.support.browser import DESKTOP, PHONE, page_settings, screenshot, served_with_standin, sign_in
 
 pytestmark = pytest.mark.browser
 EXTRA = {"vera": "frontline-vera-1", "boris": "frontline-boris-1"}
@@ -39,12 +39,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
         thread.run_coroutine(staff())
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def staff(browser: Browser, site: Site, login: str) -> Page:

@@ -27,7 +27,6 @@ from tests.support.browser import (
     DESKTOP,
     PHONE,
     ServerThread,
-    chromium,
     page_settings,
     screenshot,
     served_with_standin,
@@ -70,12 +69,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = page_settings(tmp_path_factory.mktemp("editors"), telegram_token=TOKEN)
     with served_with_standin(settings) as (thread, standin):
         yield Site(thread, standin)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def editor_page(browser: Browser, site: Site, viewport: dict[str, int] = DESKTOP) -> Page:

@@ -23,7 +23,6 @@ from tests.support.browser import (
     DESKTOP,
     PHONE,
     ServerThread,
-    chromium,
     page_settings,
     screenshot,
     served_with_standin,
@@ -52,12 +51,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerThrea
     settings = page_settings(tmp_path_factory.mktemp("notices"), telegram_token=TOKEN)
     with served_with_standin(settings) as (thread, standin):
         yield thread, standin
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def _customer_writes(thread: ServerThread, standin: BotApiStandIn) -> None:

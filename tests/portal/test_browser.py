@@ -29,7 +29,7 @@ from kb.models import Article
 from portal.models import PortalLink
 from standin.botapi import BotApiStandIn
 from standin.stack import TOKEN, Stack
-from tests.support.browser import DESKTOP, PHONE, ServerThread, chromium, page_settings, screenshot, served_with_standin
+from tests.support.browser import DESKTOP, PHONE, ServerThread, page_settings, screenshot, served_with_standin
 
 pytestmark = pytest.mark.browser
 _chats = itertools.count(9000)
@@ -100,12 +100,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = page_settings(folder, telegram_token=TOKEN, telegram_bot_username=BOT)
     with served_with_standin(settings) as (thread, standin):
         yield Site(thread, standin)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def new_page(browser: Browser, language: str = "ru", viewport: dict[str, int] = DESKTOP, **options: Any) -> Page:

@@ -16,7 +16,7 @@ from core.db import transaction
 from core.models import Channel, Customer, Identity
 from core.web.keys import SESSIONS
 from records.views import today
-from tests.support.browser import DESKTOP, PHONE, ServerThread, chromium, page_settings, screenshot, serve, sign_in
+from tests.support.browser import DESKTOP, PHONE, ServerThread, page_settings, screenshot, serve, sign_in
 from tests.support.people import add_conversation
 
 pytestmark = pytest.mark.browser
@@ -28,12 +28,6 @@ NAME = "Роутер <b>AX</b><img src=x onerror=alert(1)>"
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     with serve(page_settings(tmp_path_factory.mktemp("records-pages"))) as thread:
         yield thread
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def staff(browser: Browser, site: ServerThread, role: str) -> Page:

@@ -18,7 +18,7 @@ from core.db import create_engine, session_factory
 from core.settings import Settings
 from reports.history import load_demo_history
 from sla.policy import SlaPolicy
-from tests.support.browser import DESKTOP, PHONE, chromium, page_settings, screenshot, serve, sign_in
+from tests.support.browser import DESKTOP, PHONE, page_settings, screenshot, serve, sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = Path("/work/shots/reports")
@@ -43,12 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     asyncio.run(_seed(settings))
     with serve(settings) as thread:
         yield thread.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def _shoot(page: Page, name: str) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from core.models import Channel, Direction, Message
 from core.web.keys import SESSIONS
-from tests.support.browser import DESKTOP, PHONE, ServerThread, chromium, page_settings, screenshot, serve
+from tests.support.browser import DESKTOP, PHONE, ServerThread, page_settings, screenshot, serve
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 60_000
@@ -32,12 +32,6 @@ WORDS = {
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     with serve(page_settings(tmp_path_factory.mktemp("webchat-pages"), help_widget_site="demo")) as thread:
         yield thread
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def visitor(browser: Browser, language: str = "ru", viewport: dict[str, int] = DESKTOP) -> BrowserContext:
