@@ -180,11 +180,10 @@ class WebChannel:
         self.buckets: dict[tuple[str, bool], Bucket] = {}
         self._acks: dict[tuple[int, int], asyncio.Future[None]] = {}
         self._turns: dict[str, asyncio.Task[Any]] = {}
-        # Only a bus shared between workers can reach a socket held elsewhere; in one process there is none.
-        self._shared_bus = bus if bus is not None and bus.shared else None
         self._elsewhere: dict[tuple[str, int, int], Elsewhere] = {}
-        if self._shared_bus is not None:
-            self._shared_bus.subscribe(self._on_event, WEB_PUSH, WEB_PUSHED, WEB_ACKED)
+        # Only a bus shared between workers can reach a socket held elsewhere; in one process there is none.
+        if bus.shared:
+            bus.subscribe(self._on_event, WEB_PUSH, WEB_PUSHED, WEB_ACKED)
 
     # --- sockets ------------------------------------------------------------------------------------
 
@@ -385,7 +384,7 @@ class WebChannel:
     async def _deliver_elsewhere(self, message: Message) -> str:
         """No socket of the visitor here: ask the worker holding one to send the reply, and wait for the ack."""
         away = TransientDeliveryError("the visitor has no widget open", retry_after=AWAY_RETRY)
-        if self._shared_bus is None:
+        if not self.bus.shared:
             raise away
         key = (message.chat_id, message.conversation_id, message.seq)
         loop = asyncio.get_running_loop()
@@ -394,7 +393,7 @@ class WebChannel:
         try:
             push = Push(message=message.id, conversation=message.conversation_id, seq=message.seq, chat=message.chat_id)
             try:
-                await self._shared_bus.publish(Event(name=WEB_PUSH, data=push.model_dump()))
+                await self.bus.publish(Event(name=WEB_PUSH, data=push.model_dump()))
             except Exception:  # the bus is unreachable (Redis restarting): no other worker can be asked now
                 log.warning("could not ask other workers to send a web reply", extra={"message_id": message.id})
                 raise away from None
@@ -434,7 +433,7 @@ class WebChannel:
 
     async def _push(self, push: Push) -> None:
         """Another worker claimed a reply for a visitor: send it if one of their sockets is here."""
-        if not self.visitors.get(push.chat) or self._shared_bus is None:
+        if not self.visitors.get(push.chat) or not self.bus.shared:
             return
         async with self.sessions() as session:
             message = await session.get(Message, push.message)
@@ -446,7 +445,7 @@ class WebChannel:
         # The widget's ack then reaches ``acknowledge`` here, which publishes it for the claiming worker.
         if await self.broadcast(push.chat, message_frame(message, operator_name)):
             pushed = Pushed(conversation=message.conversation_id, seq=message.seq, chat=push.chat)
-            await self._shared_bus.publish(Event(name=WEB_PUSHED, data=pushed.model_dump()))
+            await self.bus.publish(Event(name=WEB_PUSHED, data=pushed.model_dump()))
 
     async def acknowledge(self, visitor: Visitor, conversation_id: int, seqs: list[int]) -> None:
         """The widget has shown these replies: they are delivered (in the outbox, or from a catch-up)."""
@@ -465,10 +464,10 @@ class WebChannel:
                 rest.append(seq)
         if not rest:
             return
-        if self._shared_bus is not None:  # an outbox send on another worker may be waiting for these
+        if self.bus.shared:  # an outbox send on another worker may be waiting for these
             acked = Acked(conversation=conversation_id, seqs=rest, chat=visitor.vid)
             try:
-                await self._shared_bus.publish(Event(name=WEB_ACKED, data=acked.model_dump()))
+                await self.bus.publish(Event(name=WEB_ACKED, data=acked.model_dump()))
             except Exception:  # the bus is unreachable: that send retries, and the rows are marked below anyway
                 log.warning("could not tell other workers of a web ack", extra={"conversation_id": conversation_id})
         async with transaction(self.sessions) as session:
