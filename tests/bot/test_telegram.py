@@ -21,6 +21,7 @@ from handoff.models import Csat
 from standin.botapi import TELEGRAM_MAX_TEXT
 from standin.stack import Stack
 from tests.support.databases import BACKENDS
+from tests.support.eta import ETA_RU
 from tests.support.stacks import backend_url, running_stack
 from tests.support.staff import sign_in
 
@@ -83,7 +84,7 @@ async def test_a_problem_becomes_a_ticket_with_a_number_and_an_eta(stack: Stack)
     created = await stack.press(chat, "Да, оформить")
     text = " ".join(created)
     assert re.search(r"T-\d{6}", text), created
-    assert re.search(r"до [а-я]+, \d{1,2} [а-я]+, \d{2}:\d{2}", text), "the ETA is a date and an hour"
+    assert re.search(ETA_RU, text), "the ETA is a date and an hour"
     number = re.search(r"T-\d{6}", text).group(0)  # type: ignore[union-attr]
 
     status = await stack.say(chat, f"какой статус у заявки {number}?")

@@ -30,6 +30,7 @@ from portal.models import PortalLink
 from standin.botapi import BotApiStandIn
 from standin.stack import TOKEN, Stack
 from tests.support.browser import DESKTOP, PHONE, ServerThread, page_settings, screenshot, served_with_standin
+from tests.support.eta import ETA_EN, ETA_RU
 
 pytestmark = pytest.mark.browser
 _chats = itertools.count(9000)
@@ -253,13 +254,13 @@ def test_a_customer_gets_the_link_from_the_bot_sees_the_eta_and_replies(site: Si
     page.get_by_role("button", name="Открыть мои заявки").click()
     expect(page).to_have_url(f"{site.url}/portal/")
     row = page.locator(".ticket-row", has_text=number)
-    expect(row).to_contain_text(re.compile(r"решим до [а-я]+, \d{1,2} [а-я]+, \d{2}:\d{2} \(МСК\)"))
+    expect(row).to_contain_text(re.compile(rf"решим {ETA_RU} \(МСК\)"))
     for name, viewport in VIEWPORTS:
         page.set_viewport_size(viewport)
         screenshot(page, f"portal-home-ru-{name}")
     page.set_viewport_size(DESKTOP)
     row.get_by_role("link", name=number).click()
-    expect(page.locator(".ticket-facts .eta")).to_contain_text("до ")
+    expect(page.locator(".ticket-facts .eta")).to_contain_text(re.compile(ETA_RU))
     text = "Роутер перезагрузила, не помогло. Дома после 18:00 <b>!</b>"
     page.get_by_label("Дополнить заявку").fill(text)
     page.get_by_role("button", name="Отправить").click()
@@ -277,7 +278,7 @@ def test_a_customer_gets_the_link_from_the_bot_sees_the_eta_and_replies(site: Si
 
     page.get_by_role("button", name="English").click()
     expect(page.locator(".ticket-facts")).to_contain_text("We will solve it")
-    expect(page.locator(".ticket-facts .eta")).to_contain_text(re.compile(r"by \w+day, \d{1,2} \w+, \d{2}:\d{2} MSK"))
+    expect(page.locator(".ticket-facts .eta")).to_contain_text(re.compile(rf"{ETA_EN} MSK"))
     for name, viewport in VIEWPORTS:
         page.set_viewport_size(viewport)
         screenshot(page, f"portal-ticket-en-{name}")

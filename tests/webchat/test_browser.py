@@ -19,6 +19,7 @@ from sqlalchemy import select
 from core.models import Channel, Direction, Message
 from core.web.keys import SESSIONS
 from tests.support.browser import DESKTOP, PHONE, ServerThread, page_settings, screenshot, serve
+from tests.support.eta import ETA_RU
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 60_000
@@ -103,7 +104,7 @@ def test_a_ticket_shows_its_number_and_eta(server: ServerThread, browser: Browse
     log(page).get_by_role("button", name=re.compile("Срочно")).click(timeout=TIMEOUT)
     log(page).get_by_role("button", name=re.compile("Да, оформить")).click(timeout=TIMEOUT)
     expect(log(page)).to_contain_text(re.compile(r"T-\d{6}"), timeout=TIMEOUT)
-    expect(log(page)).to_contain_text(re.compile(r"до [а-я]+, \d{1,2} [а-я]+, \d{2}:\d{2}"))
+    expect(log(page)).to_contain_text(re.compile(ETA_RU))
     screenshot(page, "webchat-ticket-ru-desktop")
     context.close()
 
