@@ -135,14 +135,17 @@ async def test_circuit_opens_then_half_opens(stand_in: tuple[StandIn, str], buil
     server, url = stand_in
     server.mode = "500"
     counter = _counter()
-    engine = RasaEngine(url, builtin, timeout=0.5, failure_threshold=2, cooldown=0.3, fallback_counter=counter)
+    engine = RasaEngine(url, builtin, timeout=0.5, fallback_counter=counter)
+    # A clock of the test's own: on a loaded machine the fallback parses alone could outlast a real cooldown.
+    now = [0.0]
+    engine.breaker = CircuitBreaker(failure_threshold=2, cooldown=30, clock=lambda: now[0])
     for _ in range(4):
         await engine.parse("привет")
     # Two failures opened the circuit; the next two parses did not call Rasa at all.
     assert server.calls == 2
     assert engine.breaker.state is CircuitState.OPEN
     assert counter.labels(reason="circuit_open")._value.get() == 2
-    await asyncio.sleep(0.35)
+    now[0] = 30.0
     server.mode = "ok"
     parse = await engine.parse("где моя заявка T-000123")  # the trial call succeeds and closes the circuit
     assert server.calls == 3
