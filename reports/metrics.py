@@ -32,7 +32,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,27 +53,23 @@ TOP = 10
 
 
 def _ticket_channel() -> Any:
-    """The channel of the ticket's first conversation (a scalar subquery), or ``none``."""
-    first = (
-        select(Conversation.channel)
-        .join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
-        .where(TicketConversation.ticket_id == Ticket.id)
-        .order_by(TicketConversation.created_at, Conversation.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    return func.coalesce(type_coerce(first, String), literal(NO_CHANNEL), type_=String)
+    """The channel of the ticket's first conversation, or ``none``: stored on the ticket (``Ticket.channel``)."""
+    return func.coalesce(Ticket.channel, literal(NO_CHANNEL), type_=String)
 
 
 def conversation_filter(period: Period | None, f: Filters) -> list[ColumnElement[bool]]:
-    """Conversations opened in the period (``None``: any time) matching the filters; joins ``customers``."""
+    """Conversations opened in the period (``None``: any time) matching the filters.
+
+    The customer's plan is asked through a subquery rather than a join, so that a report without that filter
+    reads conversations (or their messages) alone.
+    """
     where: list[ColumnElement[bool]] = []
     if period is not None:
         where += [Conversation.created_at >= period.start, Conversation.created_at < period.end]
     if f.channel:
         where.append(Conversation.channel == f.channel)
     if f.plan:
-        where.append(Customer.plan == f.plan)
+        where.append(Conversation.customer_id.in_(select(Customer.id).where(Customer.plan == f.plan)))
     if f.language:
         where.append(Conversation.language == f.language)
     if f.operator_id is not None:
@@ -83,29 +78,31 @@ def conversation_filter(period: Period | None, f: Filters) -> list[ColumnElement
 
 
 def ticket_filter(period: Period | None, f: Filters) -> list[ColumnElement[bool]]:
-    """Tickets opened in the period matching the filters; joins ``customers``."""
+    """Tickets opened in the period matching the filters (the customer's language through a subquery)."""
     where: list[ColumnElement[bool]] = []
     if period is not None:
         where += [Ticket.created_at >= period.start, Ticket.created_at < period.end]
     if f.channel:
-        where.append(_ticket_channel() == f.channel)
+        where.append(Ticket.channel.is_(None) if f.channel == NO_CHANNEL else Ticket.channel == f.channel)
     if f.plan:
         where.append(Ticket.plan == f.plan)
     if f.team_id is not None:
         where.append(Ticket.team_id == f.team_id)
     if f.language:
-        where.append(Customer.language == f.language)
+        where.append(Ticket.customer_id.in_(select(Customer.id).where(Customer.language == f.language)))
     if f.operator_id is not None:
         where.append(Ticket.assignee_id == f.operator_id)
     return where
 
 
-def _conversations(*columns: Any) -> Any:
-    return select(*columns).select_from(Conversation).join(Customer, Customer.id == Conversation.customer_id)
+def _conversations(*columns: Any, customer: bool = False) -> Any:
+    """Conversations, joined to their customer when a column is read from it (every conversation has one)."""
+    stmt = select(*columns).select_from(Conversation)
+    return stmt.join(Customer, Customer.id == Conversation.customer_id) if customer else stmt
 
 
 def _tickets(*columns: Any) -> Any:
-    return select(*columns).select_from(Ticket).join(Customer, Customer.id == Ticket.customer_id)
+    return select(*columns).select_from(Ticket)
 
 
 # --- demand ------------------------------------------------------------------------------------------
@@ -122,7 +119,7 @@ class Cell:
 async def conversations_by_channel_plan(db: AsyncSession, period: Period, f: Filters) -> list[Cell]:
     """Conversations opened in the period, by channel × the customer's plan."""
     stmt = (
-        _conversations(Conversation.channel, Customer.plan, func.count())
+        _conversations(Conversation.channel, Customer.plan, func.count(), customer=True)
         .where(*conversation_filter(period, f))
         .group_by(Conversation.channel, Customer.plan)
         .order_by(Conversation.channel, Customer.plan)
@@ -132,14 +129,12 @@ async def conversations_by_channel_plan(db: AsyncSession, period: Period, f: Fil
 
 async def tickets_by_channel_plan(db: AsyncSession, period: Period, f: Filters) -> list[Cell]:
     """Tickets opened in the period, by the channel of their first conversation × the ticket's plan."""
-    # The channel is a correlated subquery: computed once per ticket in an inner query, then grouped (grouping
-    # by the expression itself would run it again for the GROUP BY).
-    rows = _tickets(_ticket_channel().label("channel"), Ticket.plan.label("plan")).where(*ticket_filter(period, f))
-    inner = rows.subquery()
+    channel = _ticket_channel()
     stmt = (
-        select(inner.c.channel, inner.c.plan, func.count())
-        .group_by(inner.c.channel, inner.c.plan)
-        .order_by(inner.c.channel, inner.c.plan)
+        _tickets(channel, Ticket.plan, func.count())
+        .where(*ticket_filter(period, f))
+        .group_by(channel, Ticket.plan)
+        .order_by(channel, Ticket.plan)
     )
     return [Cell((str(ch), plan), n) for ch, plan, n in (await db.execute(stmt)).all()]
 
@@ -254,29 +249,24 @@ async def funnel(db: AsyncSession, period: Period, f: Filters) -> Funnel:
     return Funnel(*(int(v or 0) for v in row))
 
 
-def _inbound_in(period: Period, f: Filters) -> list[ColumnElement[bool]]:
-    where = [
-        Message.direction == Direction.INBOUND,
-        Message.created_at >= period.start,
-        Message.created_at < period.end,
-        *conversation_filter(None, f),
-    ]
-    return where
-
-
-def _inbound(*columns: Any) -> Any:
-    return (
+def _inbound(period: Period, f: Filters, *columns: Any) -> Any:
+    """Customers' messages of the period, through their conversation only when a filter asks for it."""
+    stmt = (
         select(*columns)
         .select_from(Message)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(Message.direction == Direction.INBOUND, Message.created_at >= period.start)
+        .where(Message.created_at < period.end)
     )
+    narrow = conversation_filter(None, f)
+    if narrow:
+        stmt = stmt.join(Conversation, Conversation.id == Message.conversation_id).where(*narrow)
+    return stmt
 
 
 async def band_counts(db: AsyncSession, period: Period, f: Filters) -> dict[str, int]:
     """Questions the bot answered from the knowledge base, by band (the engine stamps it on the message)."""
     band = Message.meta["band"].as_string()
-    stmt = _inbound(band, func.count()).where(*_inbound_in(period, f), band.is_not(None)).group_by(band)
+    stmt = _inbound(period, f, band, func.count()).where(band.is_not(None)).group_by(band)
     found = {str(b): int(n) for b, n in (await db.execute(stmt)).all()}
     return {b: found.get(b, 0) for b in BANDS}
 
@@ -285,8 +275,8 @@ async def top_intents(db: AsyncSession, period: Period, f: Filters, limit: int =
     """The intents customers' messages were recognised as, most frequent first."""
     intent = Message.meta["intent"].as_string()
     stmt = (
-        _inbound(intent, func.count().label("n"))
-        .where(*_inbound_in(period, f), intent.is_not(None))
+        _inbound(period, f, intent, func.count().label("n"))
+        .where(intent.is_not(None))
         .group_by(intent)
         .order_by(func.count().desc(), intent)
         .limit(limit)
@@ -314,7 +304,7 @@ async def article_votes(db: AsyncSession, period: Period, f: Filters) -> list[Ar
     or ``h:n<id>:…`` (a stale press is refused by the bot but still says what the customer thought).
     """
     payload = Message.meta["payload"].as_string()
-    stmt = _inbound(payload).where(*_inbound_in(period, f), payload.like("h:%"))
+    stmt = _inbound(period, f, payload).where(payload.like("h:%"))
     votes: dict[int, list[int]] = {}
     for (text,) in (await db.execute(stmt)).all():
         parts = str(text).split(":")
@@ -462,6 +452,57 @@ async def _ticket_durations(
     return first_response, resolution
 
 
+async def _ticket_durations_pg(
+    db: AsyncSession, where: list[ColumnElement[bool]]
+) -> tuple[dict[str, Durations], dict[str, Durations]]:
+    """What :func:`_ticket_durations` computes, in one pass on PostgreSQL: ``percentile_disc`` is nearest rank
+    (the first value whose cumulative share reaches p, i.e. position ceil(p·n)), and GROUPING SETS give ``all``,
+    each operator and each team from one scan. Each measure is sorted once per group, for both of its ranks;
+    NULLs (unresolved tickets) are left out by the aggregate itself, as ``count(resolution_minutes)`` does."""
+    ranks = literal_column("ARRAY[0.5, 0.9]::float8[]")
+    measures = (
+        Ticket.first_response_minutes,
+        Ticket.first_response_business_minutes,
+        Ticket.resolution_minutes,
+        Ticket.resolution_business_minutes,
+    )
+    stmt = _tickets(
+        func.grouping(Ticket.assignee_id, Ticket.team_id),
+        Ticket.assignee_id,
+        Ticket.team_id,
+        func.count(),
+        func.count(Ticket.resolution_minutes),
+        *(func.percentile_disc(ranks).within_group(m) for m in measures),
+    ).where(*where, Ticket.first_response_minutes.is_not(None))
+    stmt = stmt.group_by(literal_column("GROUPING SETS ((), (tickets.assignee_id), (tickets.team_id))"))
+    first_response: dict[str, Durations] = {}
+    resolution: dict[str, Durations] = {}
+    for grouping, operator_id, team_id, answered, resolved, fc, fb, rc, rb in (await db.execute(stmt)).all():
+        # GROUPING() has a bit set for each column left out of the row's set: 3 = all, 1 = operator, 2 = team.
+        if not answered:
+            continue  # the grand total's row comes back even when no ticket was answered
+        if grouping == 3:
+            name = ALL
+        elif grouping == 1 and operator_id is not None:
+            name = f"operator:{operator_id}"
+        elif grouping == 2 and team_id is not None:
+            name = f"team:{team_id}"
+        else:
+            continue  # the tickets nobody is assigned to, or in no team: part of "all" only
+        (fc50, fc90), (fb50, fb90) = (_pair(fc), _pair(fb))
+        first_response[name] = Durations(int(answered), fc50, fc90, fb50, fb90)
+        if resolved:
+            (rc50, rc90), (rb50, rb90) = (_pair(rc), _pair(rb))
+            resolution[name] = Durations(int(resolved), rc50, rc90, rb50, rb90)
+    return first_response, resolution
+
+
+def _pair(values: Sequence[Any] | None) -> tuple[float | None, float | None]:
+    if values is None:
+        return None, None
+    return tuple(None if v is None else float(v) for v in values)  # type: ignore[return-value]
+
+
 async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPolicy) -> HumanTimes:
     """Durations grouped under ``all``, ``operator:<id>`` and ``team:<id>``.
 
@@ -474,7 +515,8 @@ async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPoli
     durations are stored when the facts become known (``tickets/durations.py``); the handoff wait is measured
     here, on the conversations of the period that were handed off.
     """
-    first_response, resolution = await _ticket_durations(db, ticket_filter(period, f))
+    durations = _ticket_durations_pg if is_postgres(db) else _ticket_durations
+    first_response, resolution = await durations(db, ticket_filter(period, f))
     return HumanTimes(first_response, resolution, await _handoff_waits(db, period, f, sla))
 
 
@@ -488,7 +530,7 @@ async def _handoff_waits(db: AsyncSession, period: Period, f: Filters, sla: SlaP
         .limit(1)
         .scalar_subquery()
     )
-    stmt = _conversations(Customer.plan, Conversation.waiting_since, first_reply, replier).where(
+    stmt = _conversations(Customer.plan, Conversation.waiting_since, first_reply, replier, customer=True).where(
         *conversation_filter(period, f), Conversation.waiting_since.is_not(None)
     )
     groups: dict[str, tuple[list[float], list[float]]] = {}
@@ -659,6 +701,7 @@ async def satisfaction(db: AsyncSession, period: Period, f: Filters) -> Satisfac
             Csat.conversation_id,
             Csat.ticket_id,
             Csat.created_at,
+            customer=True,
         )
         .join(Csat, Csat.conversation_id == Conversation.id)
         .where(Csat.created_at >= period.start, Csat.created_at < period.end, *conversation_filter(None, f))
@@ -743,6 +786,7 @@ async def drill_conversations(
             Conversation.language,
             Conversation.status,
             Customer.name,
+            customer=True,
         )
         .where(*conversation_filter(period, f), stage_condition(stage))
         .order_by(Conversation.created_at.desc(), Conversation.id.desc())
