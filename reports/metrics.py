@@ -33,6 +33,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import is_postgres
@@ -47,6 +48,21 @@ from tickets.models import SlaState, Ticket, TicketConversation, TicketStatus
 NO_CHANNEL = "none"  # a ticket opened without a conversation (by an operator, by e-mail import)
 BANDS = ("answer", "suggest", "unknown")
 TOP = 10
+
+
+# --- planning ----------------------------------------------------------------------------------------
+
+
+async def _without_jit(db: AsyncSession) -> None:
+    """On PostgreSQL, plan this transaction's statements without JIT compilation.
+
+    The report's statements scan hundreds of thousands of rows, so their estimated costs pass the JIT thresholds,
+    and compiling (with inlining and optimisation) cost 0.1-0.4 s per statement at full size — more than the
+    statements then saved. ``SET LOCAL`` ends with the transaction: other work on the connection keeps the
+    server's setting.
+    """
+    if is_postgres(db):
+        await db.execute(sql_text("SET LOCAL jit = off"))
 
 
 # --- filters -----------------------------------------------------------------------------------------
@@ -118,6 +134,7 @@ class Cell:
 
 async def conversations_by_channel_plan(db: AsyncSession, period: Period, f: Filters) -> list[Cell]:
     """Conversations opened in the period, by channel × the customer's plan."""
+    await _without_jit(db)
     stmt = (
         _conversations(Conversation.channel, Customer.plan, func.count(), customer=True)
         .where(*conversation_filter(period, f))
@@ -129,6 +146,7 @@ async def conversations_by_channel_plan(db: AsyncSession, period: Period, f: Fil
 
 async def tickets_by_channel_plan(db: AsyncSession, period: Period, f: Filters) -> list[Cell]:
     """Tickets opened in the period, by the channel of their first conversation × the ticket's plan."""
+    await _without_jit(db)
     channel = _ticket_channel()
     stmt = (
         _tickets(channel, Ticket.plan, func.count())
@@ -161,6 +179,7 @@ async def demand_rhythm(db: AsyncSession, period: Period, f: Filters, tz: ZoneIn
     Every UTC hour maps to exactly one local hour in zones with whole-hour offsets, so the counts are exact
     across DST changes: the night the clocks go back, local 02:00 collects two UTC hours.
     """
+    await _without_jit(db)
     bucket = _hour_bucket(db, Conversation.created_at).label("bucket")
     stmt = (
         _conversations(bucket, Conversation.channel, func.count())
@@ -242,6 +261,7 @@ STAGES = ("conversations", "closed", "deflected", "handed_off", "ticketed", "res
 
 
 async def funnel(db: AsyncSession, period: Period, f: Filters) -> Funnel:
+    await _without_jit(db)
     stmt = _conversations(*(func.sum(case((stage_condition(s), 1), else_=0)) for s in STAGES)).where(
         *conversation_filter(period, f)
     )
@@ -265,6 +285,7 @@ def _inbound(period: Period, f: Filters, *columns: Any) -> Any:
 
 async def band_counts(db: AsyncSession, period: Period, f: Filters) -> dict[str, int]:
     """Questions the bot answered from the knowledge base, by band (the engine stamps it on the message)."""
+    await _without_jit(db)
     band = Message.meta["band"].as_string()
     stmt = _inbound(period, f, band, func.count()).where(band.is_not(None)).group_by(band)
     found = {str(b): int(n) for b, n in (await db.execute(stmt)).all()}
@@ -273,6 +294,7 @@ async def band_counts(db: AsyncSession, period: Period, f: Filters) -> dict[str,
 
 async def top_intents(db: AsyncSession, period: Period, f: Filters, limit: int = TOP) -> list[Cell]:
     """The intents customers' messages were recognised as, most frequent first."""
+    await _without_jit(db)
     intent = Message.meta["intent"].as_string()
     stmt = (
         _inbound(period, f, intent, func.count().label("n"))
@@ -303,6 +325,7 @@ async def article_votes(db: AsyncSession, period: Period, f: Filters) -> list[Ar
     A vote is the customer's press of the yes/no button: an inbound message whose payload is ``h:y<id>:…``
     or ``h:n<id>:…`` (a stale press is refused by the bot but still says what the customer thought).
     """
+    await _without_jit(db)
     payload = Message.meta["payload"].as_string()
     stmt = _inbound(period, f, payload).where(payload.like("h:%"))
     votes: dict[int, list[int]] = {}
@@ -327,6 +350,7 @@ def helpful_rate(votes: Sequence[ArticleVotes]) -> float | None:
 
 async def top_gaps(db: AsyncSession, period: Period, f: Filters, limit: int = TOP) -> list[Cell]:
     """Questions the knowledge base had no confident answer for (or whose answer did not help), by text."""
+    await _without_jit(db)
     where: list[ColumnElement[bool]] = [Gap.created_at >= period.start, Gap.created_at < period.end]
     if f.channel:
         where.append(Gap.channel == f.channel)
@@ -515,6 +539,7 @@ async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPoli
     durations are stored when the facts become known (``tickets/durations.py``); the handoff wait is measured
     here, on the conversations of the period that were handed off.
     """
+    await _without_jit(db)
     durations = _ticket_durations_pg if is_postgres(db) else _ticket_durations
     first_response, resolution = await durations(db, ticket_filter(period, f))
     return HumanTimes(first_response, resolution, await _handoff_waits(db, period, f, sla))
@@ -577,6 +602,7 @@ class SlaRow:
 
 
 async def sla_met(db: AsyncSession, period: Period, f: Filters) -> list[SlaRow]:
+    await _without_jit(db)
     breached = SlaState.BREACHED
     fr_met = and_(Ticket.first_responded_at.is_not(None), Ticket.first_response_state != breached)
     fr_decided = or_(Ticket.first_responded_at.is_not(None), Ticket.first_response_state == breached)
@@ -632,6 +658,7 @@ def _open_tickets() -> Any:
 
 async def sla_watchlist(db: AsyncSession, f: Filters, state: SlaState, limit: int = 200) -> list[OpenTicket]:
     """Open tickets (any opening date) now at risk or breached, soonest due first."""
+    await _without_jit(db)
     stmt = (
         _open_tickets()
         .where(
@@ -691,6 +718,7 @@ class Satisfaction:
 
 async def satisfaction(db: AsyncSession, period: Period, f: Filters) -> Satisfaction:
     """Ratings given in the period, of conversations (their channel, assignee) or tickets (channel, assignee)."""
+    await _without_jit(db)
     conversation_ratings = (
         _conversations(
             Csat.rating,
@@ -725,10 +753,10 @@ async def satisfaction(db: AsyncSession, period: Period, f: Filters) -> Satisfac
             *ticket_filter(None, f),
         )
     )
-    ratings = [Rating(*row) for q in (conversation_ratings, ticket_ratings) for row in (await db.execute(q)).all()]
     ratings = [
-        Rating(r.rating, r.comment, str(r.channel), r.plan, r.operator_id, r.conversation_id, r.ticket_id, r.created_at)
-        for r in ratings
+        Rating(rating, comment, str(channel), plan, operator_id, conversation_id, ticket_id, at)
+        for q in (conversation_ratings, ticket_ratings)
+        for rating, comment, channel, plan, operator_id, conversation_id, ticket_id, at in (await db.execute(q)).all()
     ]
     closed = await db.scalar(
         _conversations(func.count()).where(
@@ -777,6 +805,7 @@ async def drill_conversations(
     db: AsyncSession, period: Period, f: Filters, stage: str = "conversations", limit: int = DRILL_LIMIT
 ) -> list[ConversationRow]:
     """The conversations counted in a funnel stage or a channel × plan cell (the filters narrow to one cell)."""
+    await _without_jit(db)
     stmt = (
         _conversations(
             Conversation.id,
@@ -831,6 +860,7 @@ async def drill_tickets(
     limit: int = DRILL_LIMIT,
 ) -> list[OpenTicket]:
     """The tickets behind a channel × plan count, an SLA share (plan × priority × outcome) or a duration."""
+    await _without_jit(db)
     stmt = (
         _open_tickets()
         .where(*ticket_filter(period, f), outcome_condition(outcome))
