@@ -1,10 +1,11 @@
 """Every report metric, defined once. docs/metrics.md says the same in words; keep the two in step.
 
 Counts, shares and groupings are SQL that runs on SQLite and PostgreSQL alike (no dialect functions but the
-hour bucket). Durations need the plan's business calendar (``sla``, pure Python): a ticket's are computed once,
-when the fact becomes known, and stored on the ticket (``tickets/durations.py``), so their median and p90 are
-taken in SQL with window functions. Medians and p90s are by nearest rank (the value at position ceil(p·n) of
-the sorted values: always a value that really occurred).
+hour bucket and the durations' percentiles). Durations need the plan's business calendar (``sla``, pure
+Python): a ticket's are computed once, when the fact becomes known, and stored on the ticket
+(``tickets/durations.py``), so their median and p90 are taken in SQL (``percentile_disc`` on PostgreSQL,
+window functions on SQLite). Medians and p90s are by nearest rank (the value at position ceil(p·n) of the
+sorted values: always a value that really occurred).
 
 Who answered is read from the author of the message: ``operator`` messages that are not private notes.
 Bot replies never count as a response.
