@@ -5,7 +5,9 @@ subquery per ticket, that cost seconds at a million tickets; ``tickets.channel``
 without a conversation, shown as ``none``). Triggers on ``ticket_conversations`` keep it right whatever writes
 the link — the ticket service, a merge, a bulk load, the cascade when a conversation is erased: after every
 insert, update or delete of a link the ticket's channel is read again from its earliest link (link time, then
-conversation id, as the report always ordered them). Existing tickets are filled here, in one statement.
+conversation id, as the report always ordered them), and the ticket row is written only when it changed (a
+second conversation gathered into a ticket usually leaves it as it was). Existing tickets are filled here, in
+one statement (about a minute for a million tickets on PostgreSQL).
 
 ``ix_tickets_resolved_at`` and ``ix_conversations_closed_at``: the satisfaction response rate counts the tickets
 resolved and the conversations closed in the period, which were full scans.
@@ -42,10 +44,12 @@ PG_FUNCTION = f"""
 CREATE FUNCTION tickets_follow_first_channel() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE tickets SET channel = {first_channel("OLD.ticket_id")} WHERE id = OLD.ticket_id;
+        UPDATE tickets SET channel = {first_channel("OLD.ticket_id")}
+        WHERE id = OLD.ticket_id AND channel IS DISTINCT FROM {first_channel("OLD.ticket_id")};
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        UPDATE tickets SET channel = {first_channel("NEW.ticket_id")} WHERE id = NEW.ticket_id;
+        UPDATE tickets SET channel = {first_channel("NEW.ticket_id")}
+        WHERE id = NEW.ticket_id AND channel IS DISTINCT FROM {first_channel("NEW.ticket_id")};
     END IF;
     RETURN NULL;
 END
@@ -59,7 +63,9 @@ PG_TRIGGER = (
 
 def _sqlite_trigger(event: str, rows: tuple[str, ...]) -> str:
     updates = " ".join(
-        f"UPDATE tickets SET channel = {first_channel(f'{r}.ticket_id')} WHERE id = {r}.ticket_id;" for r in rows
+        f"UPDATE tickets SET channel = {first_channel(f'{r}.ticket_id')} "
+        f"WHERE id = {r}.ticket_id AND channel IS NOT {first_channel(f'{r}.ticket_id')};"
+        for r in rows
     )
     return (
         f"CREATE TRIGGER tr_ticket_conversations_channel_{event.lower()} AFTER {event} ON ticket_conversations "
