@@ -454,60 +454,19 @@ class HumanTimes:
 ALL = "all"
 
 
-def _at_ranks(c: Any, n: Any, *names: str) -> list[Any]:
-    """Median and p90 of each named column: its value on the row ranked ceil(n/2), then ceil(9n/10)."""
-    return [
-        func.max(case((c[f"r{name}"] == rank, c[name]))) for name in names for rank in ((n + 1) // 2, (9 * n + 9) // 10)
-    ]
-
-
 async def _ticket_durations(
     db: AsyncSession, where: list[ColumnElement[bool]]
 ) -> tuple[dict[str, Durations], dict[str, Durations]]:
     """Count, median and p90 of the stored first-response and resolution durations under ``all``,
-    ``operator:<id>`` and ``team:<id>``.
+    ``operator:<id>`` and ``team:<id>``: nearest rank, as :func:`percentile` defines it.
 
-    In SQL on both databases, one statement per grouping: window functions number each group's values in
-    order, and the median and p90 are the values at ranks ceil(n/2) and ceil(9n/10) — nearest rank, as
-    :func:`percentile` defines it. Every resolved ticket has a first response, so the answered tickets carry
-    both measures; unresolved ones sort after the resolved (NULLS LAST) and are not counted for resolution.
-    Only one row per group leaves the database.
+    Every resolved ticket has a first response, so the answered tickets carry both measures; unresolved ones
+    are not counted for resolution. PostgreSQL takes the ranks in SQL (:func:`_ticket_durations_pg`), SQLite
+    here from one narrow read (:func:`_ticket_durations_fetched`); the same tests hold both to the same answers.
     """
-    measures = {
-        "fc": Ticket.first_response_minutes,
-        "fb": Ticket.first_response_business_minutes,
-        "rc": Ticket.resolution_minutes,
-        "rb": Ticket.resolution_business_minutes,
-    }
-    first_response: dict[str, Durations] = {}
-    resolution: dict[str, Durations] = {}
-    for prefix, group in ((ALL, None), ("operator", Ticket.assignee_id), ("team", Ticket.team_id)):
-        partition = [] if group is None else [group]
-        ranked = (
-            _tickets(
-                (literal(ALL) if group is None else group).label("g"),
-                *(column.label(name) for name, column in measures.items()),
-                *(
-                    func.row_number().over(partition_by=partition, order_by=column.asc().nulls_last()).label(f"r{name}")
-                    for name, column in measures.items()
-                ),
-                func.count().over(partition_by=partition).label("nf"),
-                func.count(Ticket.resolution_minutes).over(partition_by=partition).label("nr"),
-            )
-            .where(*where, Ticket.first_response_minutes.is_not(None), *([] if group is None else [group.is_not(None)]))
-            .subquery()
-        )
-        c = ranked.c
-        stmt = select(
-            c.g, func.max(c.nf), func.max(c.nr), *_at_ranks(c, c.nf, "fc", "fb"), *_at_ranks(c, c.nr, "rc", "rb")
-        ).group_by(c.g)
-        for key, answered, resolved, *values in (await db.execute(stmt)).all():
-            name = ALL if group is None else f"{prefix}:{key}"
-            fc50, fc90, fb50, fb90, rc50, rc90, rb50, rb90 = (None if v is None else float(v) for v in values)
-            first_response[name] = Durations(int(answered), fc50, fc90, fb50, fb90)
-            if resolved:
-                resolution[name] = Durations(int(resolved), rc50, rc90, rb50, rb90)
-    return first_response, resolution
+    if is_postgres(db):
+        return await _ticket_durations_pg(db, where)
+    return await _ticket_durations_fetched(db, where)
 
 
 async def _ticket_durations_fetched(
@@ -567,7 +526,7 @@ async def _ticket_durations_pg(
     (the first value whose cumulative share reaches p, i.e. position ceil(p·n)), and GROUPING SETS give ``all``,
     each operator and each team from one scan. Each measure is sorted once per group, for both of its ranks;
     NULLs (unresolved tickets) are left out by the aggregate itself, as ``count(resolution_minutes)`` does."""
-    ranks = literal_column("ARRAY[0.5, 0.9]::float8[]")
+    ranks: Any = literal_column("ARRAY[0.5, 0.9]::float8[]")
     measures = (
         Ticket.first_response_minutes,
         Ticket.first_response_business_minutes,
@@ -624,8 +583,7 @@ async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPoli
     here, on the conversations of the period that were handed off.
     """
     await _without_jit(db)
-    durations = _ticket_durations_pg if is_postgres(db) else _ticket_durations_fetched
-    first_response, resolution = await durations(db, ticket_filter(period, f))
+    first_response, resolution = await _ticket_durations(db, ticket_filter(period, f))
     return HumanTimes(first_response, resolution, await _handoff_waits(db, period, f, sla))
 
 
