@@ -2,7 +2,9 @@
 
 Rows go in with COPY on PostgreSQL (asyncpg) and with ``executemany`` inside one transaction on SQLite
 (``sqlite3``), with the loaded tables' secondary indexes dropped during the load and rebuilt after it (one
-sort per index instead of a B-tree insert per row). Values are plain Python: instants aware (stored as
+sort per index instead of a B-tree insert per row), and their triggers off until the end: the rows carry the
+columns the triggers keep (a ticket's channel) themselves, and a trigger planned on a table still without
+statistics would scan it once per row. Values are plain Python: instants aware (stored as
 SQLAlchemy stores them: UTC, on SQLite as ``YYYY-MM-DD HH:MM:SS.ffffff`` text), dicts and lists as JSON.
 """
 
@@ -80,6 +82,8 @@ class PgLoader(Loader):
         for row in rows:
             await self.conn.execute(f'DROP INDEX "{row["indexname"]}"')
             self.dropped.append(row["indexdef"])
+        for table in self.tables:
+            await self.conn.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
 
     async def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         count, batch = 0, []
@@ -99,6 +103,8 @@ class PgLoader(Loader):
         began = time.perf_counter()
         for definition in self.dropped:
             await self.conn.execute(definition)
+        for table in self.tables:
+            await self.conn.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
         for table in sorted(self.ids):
             await self.conn.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
         await self.conn.execute("ANALYZE")
@@ -116,13 +122,14 @@ class SqliteLoader(Loader):
     async def start(self) -> None:
         marks = ",".join("?" * len(self.tables))
         rows = self.db.execute(
-            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks})",
+            f"SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL "
+            f"AND tbl_name IN ({marks})",
             self.tables,
         ).fetchall()
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("BEGIN")
-        for name, sql in rows:
-            self.db.execute(f'DROP INDEX "{name}"')
+        for kind, name, sql in rows:
+            self.db.execute(f'DROP {kind.upper()} "{name}"')
             self.dropped.append(sql)
 
     async def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

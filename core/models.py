@@ -199,6 +199,13 @@ class Conversation(Base):
         ),
         Index("ix_conversations_status_waiting_since", "status", "waiting_since"),
         Index("ix_conversations_created_at", "created_at"),  # reports: conversations opened in a period
+        # Reports: conversations closed in a period (the satisfaction response rate).
+        Index(
+            "ix_conversations_closed_at",
+            "closed_at",
+            sqlite_where=text("closed_at IS NOT NULL"),
+            postgresql_where=text("closed_at IS NOT NULL"),
+        ),
         Index("ix_conversations_status_updated_at", "status", "updated_at"),
         Index("ix_conversations_assignee_id_status", "assignee_id", "status"),
         # The inbox's All open list, in its order (``handoff.queue``): only open conversations are in it.

@@ -1,10 +1,11 @@
 """Every report metric, defined once. docs/metrics.md says the same in words; keep the two in step.
 
 Counts, shares and groupings are SQL that runs on SQLite and PostgreSQL alike (no dialect functions but the
-hour bucket). Durations need the plan's business calendar (``sla``, pure Python): a ticket's are computed once,
-when the fact becomes known, and stored on the ticket (``tickets/durations.py``), so their median and p90 are
-taken in SQL with window functions. Medians and p90s are by nearest rank (the value at position ceil(p·n) of
-the sorted values: always a value that really occurred).
+hour bucket and the durations' percentiles). Durations need the plan's business calendar (``sla``, pure
+Python): a ticket's are computed once, when the fact becomes known, and stored on the ticket
+(``tickets/durations.py``), so their median and p90 are taken in SQL (``percentile_disc`` on PostgreSQL,
+window functions on SQLite). Medians and p90s are by nearest rank (the value at position ceil(p·n) of the
+sorted values: always a value that really occurred).
 
 Who answered is read from the author of the message: ``operator`` messages that are not private notes.
 Bot replies never count as a response.
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -32,8 +34,8 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    type_coerce,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import is_postgres
@@ -50,31 +52,44 @@ BANDS = ("answer", "suggest", "unknown")
 TOP = 10
 
 
+# --- planning ----------------------------------------------------------------------------------------
+
+
+async def _without_jit(db: AsyncSession) -> None:
+    """On PostgreSQL, settings for this transaction's statements: no JIT compilation, sorts in memory.
+
+    The report's statements scan hundreds of thousands of rows, so their estimated costs pass the JIT thresholds,
+    and compiling (with inlining and optimisation) cost 0.1-0.4 s per statement at full size — more than the
+    statements then saved. The durations' percentiles sort a period's tickets (10-20 MB at a million tickets),
+    which the default 4 MB ``work_mem`` sends to temporary files. ``SET LOCAL`` ends with the transaction:
+    other work on the connection keeps the server's settings.
+    """
+    if is_postgres(db):
+        await db.execute(sql_text("SET LOCAL jit = off"))
+        await db.execute(sql_text("SET LOCAL work_mem = '64MB'"))
+
+
 # --- filters -----------------------------------------------------------------------------------------
 
 
 def _ticket_channel() -> Any:
-    """The channel of the ticket's first conversation (a scalar subquery), or ``none``."""
-    first = (
-        select(Conversation.channel)
-        .join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
-        .where(TicketConversation.ticket_id == Ticket.id)
-        .order_by(TicketConversation.created_at, Conversation.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    return func.coalesce(type_coerce(first, String), literal(NO_CHANNEL), type_=String)
+    """The channel of the ticket's first conversation, or ``none``: stored on the ticket (``Ticket.channel``)."""
+    return func.coalesce(Ticket.channel, literal(NO_CHANNEL), type_=String)
 
 
 def conversation_filter(period: Period | None, f: Filters) -> list[ColumnElement[bool]]:
-    """Conversations opened in the period (``None``: any time) matching the filters; joins ``customers``."""
+    """Conversations opened in the period (``None``: any time) matching the filters.
+
+    The customer's plan is asked through a subquery rather than a join, so that a report without that filter
+    reads conversations (or their messages) alone.
+    """
     where: list[ColumnElement[bool]] = []
     if period is not None:
         where += [Conversation.created_at >= period.start, Conversation.created_at < period.end]
     if f.channel:
         where.append(Conversation.channel == f.channel)
     if f.plan:
-        where.append(Customer.plan == f.plan)
+        where.append(Conversation.customer_id.in_(select(Customer.id).where(Customer.plan == f.plan)))
     if f.language:
         where.append(Conversation.language == f.language)
     if f.operator_id is not None:
@@ -83,29 +98,31 @@ def conversation_filter(period: Period | None, f: Filters) -> list[ColumnElement
 
 
 def ticket_filter(period: Period | None, f: Filters) -> list[ColumnElement[bool]]:
-    """Tickets opened in the period matching the filters; joins ``customers``."""
+    """Tickets opened in the period matching the filters (the customer's language through a subquery)."""
     where: list[ColumnElement[bool]] = []
     if period is not None:
         where += [Ticket.created_at >= period.start, Ticket.created_at < period.end]
     if f.channel:
-        where.append(_ticket_channel() == f.channel)
+        where.append(Ticket.channel.is_(None) if f.channel == NO_CHANNEL else Ticket.channel == f.channel)
     if f.plan:
         where.append(Ticket.plan == f.plan)
     if f.team_id is not None:
         where.append(Ticket.team_id == f.team_id)
     if f.language:
-        where.append(Customer.language == f.language)
+        where.append(Ticket.customer_id.in_(select(Customer.id).where(Customer.language == f.language)))
     if f.operator_id is not None:
         where.append(Ticket.assignee_id == f.operator_id)
     return where
 
 
-def _conversations(*columns: Any) -> Any:
-    return select(*columns).select_from(Conversation).join(Customer, Customer.id == Conversation.customer_id)
+def _conversations(*columns: Any, customer: bool = False) -> Any:
+    """Conversations, joined to their customer when a column is read from it (every conversation has one)."""
+    stmt = select(*columns).select_from(Conversation)
+    return stmt.join(Customer, Customer.id == Conversation.customer_id) if customer else stmt
 
 
 def _tickets(*columns: Any) -> Any:
-    return select(*columns).select_from(Ticket).join(Customer, Customer.id == Ticket.customer_id)
+    return select(*columns).select_from(Ticket)
 
 
 # --- demand ------------------------------------------------------------------------------------------
@@ -121,8 +138,9 @@ class Cell:
 
 async def conversations_by_channel_plan(db: AsyncSession, period: Period, f: Filters) -> list[Cell]:
     """Conversations opened in the period, by channel × the customer's plan."""
+    await _without_jit(db)
     stmt = (
-        _conversations(Conversation.channel, Customer.plan, func.count())
+        _conversations(Conversation.channel, Customer.plan, func.count(), customer=True)
         .where(*conversation_filter(period, f))
         .group_by(Conversation.channel, Customer.plan)
         .order_by(Conversation.channel, Customer.plan)
@@ -132,14 +150,13 @@ async def conversations_by_channel_plan(db: AsyncSession, period: Period, f: Fil
 
 async def tickets_by_channel_plan(db: AsyncSession, period: Period, f: Filters) -> list[Cell]:
     """Tickets opened in the period, by the channel of their first conversation × the ticket's plan."""
-    # The channel is a correlated subquery: computed once per ticket in an inner query, then grouped (grouping
-    # by the expression itself would run it again for the GROUP BY).
-    rows = _tickets(_ticket_channel().label("channel"), Ticket.plan.label("plan")).where(*ticket_filter(period, f))
-    inner = rows.subquery()
+    await _without_jit(db)
+    channel = _ticket_channel()
     stmt = (
-        select(inner.c.channel, inner.c.plan, func.count())
-        .group_by(inner.c.channel, inner.c.plan)
-        .order_by(inner.c.channel, inner.c.plan)
+        _tickets(channel, Ticket.plan, func.count())
+        .where(*ticket_filter(period, f))
+        .group_by(channel, Ticket.plan)
+        .order_by(channel, Ticket.plan)
     )
     return [Cell((str(ch), plan), n) for ch, plan, n in (await db.execute(stmt)).all()]
 
@@ -166,6 +183,7 @@ async def demand_rhythm(db: AsyncSession, period: Period, f: Filters, tz: ZoneIn
     Every UTC hour maps to exactly one local hour in zones with whole-hour offsets, so the counts are exact
     across DST changes: the night the clocks go back, local 02:00 collects two UTC hours.
     """
+    await _without_jit(db)
     bucket = _hour_bucket(db, Conversation.created_at).label("bucket")
     stmt = (
         _conversations(bucket, Conversation.channel, func.count())
@@ -247,6 +265,7 @@ STAGES = ("conversations", "closed", "deflected", "handed_off", "ticketed", "res
 
 
 async def funnel(db: AsyncSession, period: Period, f: Filters) -> Funnel:
+    await _without_jit(db)
     stmt = _conversations(*(func.sum(case((stage_condition(s), 1), else_=0)) for s in STAGES)).where(
         *conversation_filter(period, f)
     )
@@ -254,44 +273,69 @@ async def funnel(db: AsyncSession, period: Period, f: Filters) -> Funnel:
     return Funnel(*(int(v or 0) for v in row))
 
 
-def _inbound_in(period: Period, f: Filters) -> list[ColumnElement[bool]]:
-    where = [
-        Message.direction == Direction.INBOUND,
-        Message.created_at >= period.start,
-        Message.created_at < period.end,
-        *conversation_filter(None, f),
-    ]
-    return where
-
-
-def _inbound(*columns: Any) -> Any:
-    return (
+def _inbound(period: Period, f: Filters, *columns: Any) -> Any:
+    """Customers' messages of the period, through their conversation only when a filter asks for it."""
+    stmt = (
         select(*columns)
         .select_from(Message)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(Message.direction == Direction.INBOUND, Message.created_at >= period.start)
+        .where(Message.created_at < period.end)
+    )
+    narrow = conversation_filter(None, f)
+    if narrow:
+        stmt = stmt.join(Conversation, Conversation.id == Message.conversation_id).where(*narrow)
+    return stmt
+
+
+@dataclass(frozen=True, slots=True)
+class Questions:
+    """What the period's customer messages say about the bot: bands, top intents, "Did this help?" votes."""
+
+    bands: dict[str, int]
+    intents: list[Cell]
+    votes: list[ArticleVotes]
+
+
+async def questions(db: AsyncSession, period: Period, f: Filters, limit: int = TOP) -> Questions:
+    """:func:`band_counts`, :func:`top_intents` and :func:`article_votes` from one pass over the messages.
+
+    The messages are grouped by (band, intent, vote payload), which leaves a few hundred rows; each figure is
+    then summed from them. Ties between intents are broken by name in code-point order.
+    """
+    await _without_jit(db)
+    band = Message.meta["band"].as_string()
+    intent = Message.meta["intent"].as_string()
+    payload = Message.meta["payload"].as_string()
+    vote = case((payload.like("h:%"), payload))
+    stmt = (
+        _inbound(period, f, band, intent, vote, func.count())
+        .where(or_(band.is_not(None), intent.is_not(None), payload.like("h:%")))
+        .group_by(band, intent, vote)
+    )
+    bands: Counter[str] = Counter()
+    intents: Counter[str] = Counter()
+    presses: list[tuple[str, int]] = []
+    for b, i, v, n in (await db.execute(stmt)).all():
+        if b is not None:
+            bands[str(b)] += int(n)
+        if i is not None:
+            intents[str(i)] += int(n)
+        if v is not None:
+            presses.append((str(v), int(n)))
+    top = sorted(intents.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return Questions(
+        {b: bands.get(b, 0) for b in BANDS}, [Cell((i,), n) for i, n in top], await _article_votes(db, presses)
     )
 
 
 async def band_counts(db: AsyncSession, period: Period, f: Filters) -> dict[str, int]:
     """Questions the bot answered from the knowledge base, by band (the engine stamps it on the message)."""
-    band = Message.meta["band"].as_string()
-    stmt = _inbound(band, func.count()).where(*_inbound_in(period, f), band.is_not(None)).group_by(band)
-    found = {str(b): int(n) for b, n in (await db.execute(stmt)).all()}
-    return {b: found.get(b, 0) for b in BANDS}
+    return (await questions(db, period, f)).bands
 
 
 async def top_intents(db: AsyncSession, period: Period, f: Filters, limit: int = TOP) -> list[Cell]:
     """The intents customers' messages were recognised as, most frequent first."""
-    intent = Message.meta["intent"].as_string()
-    stmt = (
-        _inbound(intent, func.count().label("n"))
-        .where(*_inbound_in(period, f), intent.is_not(None))
-        .group_by(intent)
-        .order_by(func.count().desc(), intent)
-        .limit(limit)
-    )
-    return [Cell((str(i),), int(n)) for i, n in (await db.execute(stmt)).all()]
+    return (await questions(db, period, f, limit)).intents
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,15 +357,18 @@ async def article_votes(db: AsyncSession, period: Period, f: Filters) -> list[Ar
     A vote is the customer's press of the yes/no button: an inbound message whose payload is ``h:y<id>:…``
     or ``h:n<id>:…`` (a stale press is refused by the bot but still says what the customer thought).
     """
-    payload = Message.meta["payload"].as_string()
-    stmt = _inbound(payload).where(*_inbound_in(period, f), payload.like("h:%"))
+    return (await questions(db, period, f)).votes
+
+
+async def _article_votes(db: AsyncSession, presses: Sequence[tuple[str, int]]) -> list[ArticleVotes]:
+    """Votes per article from (payload, times pressed) pairs."""
     votes: dict[int, list[int]] = {}
-    for (text,) in (await db.execute(stmt)).all():
-        parts = str(text).split(":")
+    for text, times in presses:
+        parts = text.split(":")
         arg = parts[1] if len(parts) > 1 else ""
         if len(arg) > 1 and arg[0] in "yn" and arg[1:].isdigit():
             pair = votes.setdefault(int(arg[1:]), [0, 0])
-            pair[0 if arg[0] == "y" else 1] += 1
+            pair[0 if arg[0] == "y" else 1] += times
     if not votes:
         return []
     titles = {i: t for i, t in (await db.execute(select(Article.id, Article.title).where(Article.id.in_(votes)))).all()}
@@ -337,6 +384,7 @@ def helpful_rate(votes: Sequence[ArticleVotes]) -> float | None:
 
 async def top_gaps(db: AsyncSession, period: Period, f: Filters, limit: int = TOP) -> list[Cell]:
     """Questions the knowledge base had no confident answer for (or whose answer did not help), by text."""
+    await _without_jit(db)
     where: list[ColumnElement[bool]] = [Gap.created_at >= period.start, Gap.created_at < period.end]
     if f.channel:
         where.append(Gap.channel == f.channel)
@@ -406,60 +454,120 @@ class HumanTimes:
 ALL = "all"
 
 
-def _at_ranks(c: Any, n: Any, *names: str) -> list[Any]:
-    """Median and p90 of each named column: its value on the row ranked ceil(n/2), then ceil(9n/10)."""
-    return [
-        func.max(case((c[f"r{name}"] == rank, c[name]))) for name in names for rank in ((n + 1) // 2, (9 * n + 9) // 10)
-    ]
-
-
 async def _ticket_durations(
     db: AsyncSession, where: list[ColumnElement[bool]]
 ) -> tuple[dict[str, Durations], dict[str, Durations]]:
     """Count, median and p90 of the stored first-response and resolution durations under ``all``,
-    ``operator:<id>`` and ``team:<id>``.
+    ``operator:<id>`` and ``team:<id>``: nearest rank, as :func:`percentile` defines it.
 
-    In SQL on both databases, one statement per grouping: window functions number each group's values in
-    order, and the median and p90 are the values at ranks ceil(n/2) and ceil(9n/10) — nearest rank, as
-    :func:`percentile` defines it. Every resolved ticket has a first response, so the answered tickets carry
-    both measures; unresolved ones sort after the resolved (NULLS LAST) and are not counted for resolution.
-    Only one row per group leaves the database.
+    Every resolved ticket has a first response, so the answered tickets carry both measures; unresolved ones
+    are not counted for resolution. PostgreSQL takes the ranks in SQL (:func:`_ticket_durations_pg`), SQLite
+    here from one narrow read (:func:`_ticket_durations_fetched`); the same tests hold both to the same answers.
     """
-    measures = {
-        "fc": Ticket.first_response_minutes,
-        "fb": Ticket.first_response_business_minutes,
-        "rc": Ticket.resolution_minutes,
-        "rb": Ticket.resolution_business_minutes,
-    }
+    if is_postgres(db):
+        return await _ticket_durations_pg(db, where)
+    return await _ticket_durations_fetched(db, where)
+
+
+async def _ticket_durations_fetched(
+    db: AsyncSession, where: list[ColumnElement[bool]]
+) -> tuple[dict[str, Durations], dict[str, Durations]]:
+    """What :func:`_ticket_durations` computes, for SQLite: the answered tickets' four stored durations are read
+    in one narrow pass and their nearest ranks taken here (:func:`percentile`).
+
+    SQLite has no ordered-set aggregates, and numbering each measure with a window function per grouping
+    sorted the period's tickets twelve times inside SQLite — tens of seconds at a million tickets.
+    """
+    stmt = _tickets(
+        Ticket.assignee_id,
+        Ticket.team_id,
+        Ticket.first_response_minutes,
+        Ticket.first_response_business_minutes,
+        Ticket.resolution_minutes,
+        Ticket.resolution_business_minutes,
+    ).where(*where, Ticket.first_response_minutes.is_not(None))
+    # Core execution (no ORM row objects) and one float matrix: NULL becomes NaN; integers and floats stay exact.
+    rows = (await (await db.connection()).execute(stmt)).all()
+    if not rows:
+        return {}, {}
+    table = np.array([tuple(row) for row in rows], dtype=np.float64)  # plain tuples: numpy probes Rows by key
+    groups: dict[str, Any] = {ALL: table}
+    for column, prefix in ((0, "operator"), (1, "team")):
+        keys = table[:, column]
+        for key in np.unique(keys[~np.isnan(keys)]):
+            groups[f"{prefix}:{int(key)}"] = table[keys == key]
     first_response: dict[str, Durations] = {}
     resolution: dict[str, Durations] = {}
-    for prefix, group in ((ALL, None), ("operator", Ticket.assignee_id), ("team", Ticket.team_id)):
-        partition = [] if group is None else [group]
-        ranked = (
-            _tickets(
-                (literal(ALL) if group is None else group).label("g"),
-                *(column.label(name) for name, column in measures.items()),
-                *(
-                    func.row_number().over(partition_by=partition, order_by=column.asc().nulls_last()).label(f"r{name}")
-                    for name, column in measures.items()
-                ),
-                func.count().over(partition_by=partition).label("nf"),
-                func.count(Ticket.resolution_minutes).over(partition_by=partition).label("nr"),
-            )
-            .where(*where, Ticket.first_response_minutes.is_not(None), *([] if group is None else [group.is_not(None)]))
-            .subquery()
-        )
-        c = ranked.c
-        stmt = select(
-            c.g, func.max(c.nf), func.max(c.nr), *_at_ranks(c, c.nf, "fc", "fb"), *_at_ranks(c, c.nr, "rc", "rb")
-        ).group_by(c.g)
-        for key, answered, resolved, *values in (await db.execute(stmt)).all():
-            name = ALL if group is None else f"{prefix}:{key}"
-            fc50, fc90, fb50, fb90, rc50, rc90, rb50, rb90 = (None if v is None else float(v) for v in values)
-            first_response[name] = Durations(int(answered), fc50, fc90, fb50, fb90)
-            if resolved:
-                resolution[name] = Durations(int(resolved), rc50, rc90, rb50, rb90)
+    for name, members in groups.items():
+        fc, fb, rc, rb = (_known(members[:, i]) for i in (2, 3, 4, 5))
+        first_response[name] = Durations(len(fc), *_ranks(fc), *_ranks(fb))
+        if len(rc):
+            resolution[name] = Durations(len(rc), *_ranks(rc), *_ranks(rb))
     return first_response, resolution
+
+
+def _known(values: Any) -> Any:
+    return values[~np.isnan(values)]
+
+
+def _ranks(values: Any) -> tuple[float, float]:
+    """Median and p90 by nearest rank, as :func:`percentile`: the values at positions ceil(n/2) and ceil(9n/10)
+    of the sorted values, found by partial sorting."""
+    n = len(values)
+    ranks = [max(1, math.ceil(p * n)) - 1 for p in (0.5, 0.9)]
+    chosen = np.partition(values, ranks)[ranks]
+    return float(chosen[0]), float(chosen[1])
+
+
+async def _ticket_durations_pg(
+    db: AsyncSession, where: list[ColumnElement[bool]]
+) -> tuple[dict[str, Durations], dict[str, Durations]]:
+    """What :func:`_ticket_durations` computes, in one pass on PostgreSQL: ``percentile_disc`` is nearest rank
+    (the first value whose cumulative share reaches p, i.e. position ceil(p·n)), and GROUPING SETS give ``all``,
+    each operator and each team from one scan. Each measure is sorted once per group, for both of its ranks;
+    NULLs (unresolved tickets) are left out by the aggregate itself, as ``count(resolution_minutes)`` does."""
+    ranks: Any = literal_column("ARRAY[0.5, 0.9]::float8[]")
+    measures = (
+        Ticket.first_response_minutes,
+        Ticket.first_response_business_minutes,
+        Ticket.resolution_minutes,
+        Ticket.resolution_business_minutes,
+    )
+    stmt = _tickets(
+        func.grouping(Ticket.assignee_id, Ticket.team_id),
+        Ticket.assignee_id,
+        Ticket.team_id,
+        func.count(),
+        func.count(Ticket.resolution_minutes),
+        *(func.percentile_disc(ranks).within_group(m) for m in measures),
+    ).where(*where, Ticket.first_response_minutes.is_not(None))
+    stmt = stmt.group_by(literal_column("GROUPING SETS ((), (tickets.assignee_id), (tickets.team_id))"))
+    first_response: dict[str, Durations] = {}
+    resolution: dict[str, Durations] = {}
+    for grouping, operator_id, team_id, answered, resolved, fc, fb, rc, rb in (await db.execute(stmt)).all():
+        # GROUPING() has a bit set for each column left out of the row's set: 3 = all, 1 = operator, 2 = team.
+        if not answered:
+            continue  # the grand total's row comes back even when no ticket was answered
+        if grouping == 3:
+            name = ALL
+        elif grouping == 1 and operator_id is not None:
+            name = f"operator:{operator_id}"
+        elif grouping == 2 and team_id is not None:
+            name = f"team:{team_id}"
+        else:
+            continue  # the tickets nobody is assigned to, or in no team: part of "all" only
+        (fc50, fc90), (fb50, fb90) = (_pair(fc), _pair(fb))
+        first_response[name] = Durations(int(answered), fc50, fc90, fb50, fb90)
+        if resolved:
+            (rc50, rc90), (rb50, rb90) = (_pair(rc), _pair(rb))
+            resolution[name] = Durations(int(resolved), rc50, rc90, rb50, rb90)
+    return first_response, resolution
+
+
+def _pair(values: Sequence[Any] | None) -> tuple[float | None, float | None]:
+    if values is None:
+        return None, None
+    return tuple(None if v is None else float(v) for v in values)  # type: ignore[return-value]
 
 
 async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPolicy) -> HumanTimes:
@@ -474,6 +582,7 @@ async def human_times(db: AsyncSession, period: Period, f: Filters, sla: SlaPoli
     durations are stored when the facts become known (``tickets/durations.py``); the handoff wait is measured
     here, on the conversations of the period that were handed off.
     """
+    await _without_jit(db)
     first_response, resolution = await _ticket_durations(db, ticket_filter(period, f))
     return HumanTimes(first_response, resolution, await _handoff_waits(db, period, f, sla))
 
@@ -488,7 +597,7 @@ async def _handoff_waits(db: AsyncSession, period: Period, f: Filters, sla: SlaP
         .limit(1)
         .scalar_subquery()
     )
-    stmt = _conversations(Customer.plan, Conversation.waiting_since, first_reply, replier).where(
+    stmt = _conversations(Customer.plan, Conversation.waiting_since, first_reply, replier, customer=True).where(
         *conversation_filter(period, f), Conversation.waiting_since.is_not(None)
     )
     groups: dict[str, tuple[list[float], list[float]]] = {}
@@ -535,6 +644,7 @@ class SlaRow:
 
 
 async def sla_met(db: AsyncSession, period: Period, f: Filters) -> list[SlaRow]:
+    await _without_jit(db)
     breached = SlaState.BREACHED
     fr_met = and_(Ticket.first_responded_at.is_not(None), Ticket.first_response_state != breached)
     fr_decided = or_(Ticket.first_responded_at.is_not(None), Ticket.first_response_state == breached)
@@ -590,6 +700,7 @@ def _open_tickets() -> Any:
 
 async def sla_watchlist(db: AsyncSession, f: Filters, state: SlaState, limit: int = 200) -> list[OpenTicket]:
     """Open tickets (any opening date) now at risk or breached, soonest due first."""
+    await _without_jit(db)
     stmt = (
         _open_tickets()
         .where(
@@ -649,6 +760,7 @@ class Satisfaction:
 
 async def satisfaction(db: AsyncSession, period: Period, f: Filters) -> Satisfaction:
     """Ratings given in the period, of conversations (their channel, assignee) or tickets (channel, assignee)."""
+    await _without_jit(db)
     conversation_ratings = (
         _conversations(
             Csat.rating,
@@ -659,6 +771,7 @@ async def satisfaction(db: AsyncSession, period: Period, f: Filters) -> Satisfac
             Csat.conversation_id,
             Csat.ticket_id,
             Csat.created_at,
+            customer=True,
         )
         .join(Csat, Csat.conversation_id == Conversation.id)
         .where(Csat.created_at >= period.start, Csat.created_at < period.end, *conversation_filter(None, f))
@@ -682,10 +795,10 @@ async def satisfaction(db: AsyncSession, period: Period, f: Filters) -> Satisfac
             *ticket_filter(None, f),
         )
     )
-    ratings = [Rating(*row) for q in (conversation_ratings, ticket_ratings) for row in (await db.execute(q)).all()]
     ratings = [
-        Rating(r.rating, r.comment, str(r.channel), r.plan, r.operator_id, r.conversation_id, r.ticket_id, r.created_at)
-        for r in ratings
+        Rating(rating, comment, str(channel), plan, operator_id, conversation_id, ticket_id, at)
+        for q in (conversation_ratings, ticket_ratings)
+        for rating, comment, channel, plan, operator_id, conversation_id, ticket_id, at in (await db.execute(q)).all()
     ]
     closed = await db.scalar(
         _conversations(func.count()).where(
@@ -734,6 +847,7 @@ async def drill_conversations(
     db: AsyncSession, period: Period, f: Filters, stage: str = "conversations", limit: int = DRILL_LIMIT
 ) -> list[ConversationRow]:
     """The conversations counted in a funnel stage or a channel × plan cell (the filters narrow to one cell)."""
+    await _without_jit(db)
     stmt = (
         _conversations(
             Conversation.id,
@@ -743,6 +857,7 @@ async def drill_conversations(
             Conversation.language,
             Conversation.status,
             Customer.name,
+            customer=True,
         )
         .where(*conversation_filter(period, f), stage_condition(stage))
         .order_by(Conversation.created_at.desc(), Conversation.id.desc())
@@ -787,6 +902,7 @@ async def drill_tickets(
     limit: int = DRILL_LIMIT,
 ) -> list[OpenTicket]:
     """The tickets behind a channel × plan count, an SLA share (plan × priority × outcome) or a duration."""
+    await _without_jit(db)
     stmt = (
         _open_tickets()
         .where(*ticket_filter(period, f), outcome_condition(outcome))

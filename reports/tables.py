@@ -122,17 +122,18 @@ async def build_report(
     for stage in metrics.STAGES:
         n = getattr(funnel, stage)
         t.add(stage, Cell(n, links.conversations(stage=stage)), _share(n, funnel.conversations))
-    bands = await metrics.band_counts(db, period, f)
+    asked = await metrics.questions(db, period, f)
+    bands = asked.bands
     t = table("bands", "band", "questions", "share")
     for band, n in bands.items():
         t.add(band, n, _share(n, sum(bands.values())))
     t = table("intents", "intent", "messages")
-    for c in await metrics.top_intents(db, period, f):
+    for c in asked.intents:
         t.add(c.keys[0], c.count)
     t = table("gaps", "question", "times")
     for c in await metrics.top_gaps(db, period, f):
         t.add(c.keys[0], c.count)
-    votes = await metrics.article_votes(db, period, f)
+    votes = asked.votes
     t = table("articles", "article", "helpful", "not_helpful", "helpful_rate")
     for v in votes:
         t.add(v.title, v.helpful, v.not_helpful, v.rate)

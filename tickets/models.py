@@ -107,6 +107,15 @@ class Ticket(Base):
             sqlite_where=text("status IN ('new', 'open', 'pending')"),
         ),
         Index("ix_tickets_created_at", "created_at"),
+        # Reports: tickets opened in a period by channel × plan, read from the index alone; tickets resolved in a
+        # period (the satisfaction response rate).
+        Index("ix_tickets_created_at_channel_plan", "created_at", "channel", "plan"),
+        Index(
+            "ix_tickets_resolved_at",
+            "resolved_at",
+            postgresql_where=text("resolved_at IS NOT NULL"),
+            sqlite_where=text("resolved_at IS NOT NULL"),
+        ),
         # Operators' text search ("%router%"): trigram indexes on PostgreSQL (migration 0003 installs pg_trgm);
         # SQLite ignores the PostgreSQL options and keeps plain indexes it cannot use for LIKE '%...%'.
         Index("ix_tickets_subject_trgm", "subject", postgresql_using="gin", postgresql_ops={"subject": "gin_trgm_ops"}),
@@ -160,6 +169,10 @@ class Ticket(Base):
     first_response_business_minutes: Mapped[int | None] = mapped_column(Integer)
     resolution_minutes: Mapped[float | None] = mapped_column(Float)
     resolution_business_minutes: Mapped[int | None] = mapped_column(Integer)
+    # The channel of the ticket's first conversation (earliest link, then lowest conversation id); None when it
+    # has none. Kept by triggers on ticket_conversations (migration 0018), so every way a link is written or
+    # removed updates it; the reports group and filter by it. Read-only here: the ORM never writes it.
+    channel: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

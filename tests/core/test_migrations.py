@@ -179,3 +179,62 @@ async def test_vectors_written_big_endian_are_rewritten_little_endian(scratch_ur
     assert (converted, unchanged) == (2, 0)
     rows = await _rows(scratch_url, "SELECT vector FROM ticket_vectors ORDER BY ticket_id")
     assert [decode(bytes(raw), 2).tolist() for (raw,) in rows] == [A, A]
+
+
+# --- 0018: the ticket's channel, stored ------------------------------------------------------------------
+
+CHANNEL_ROWS = [
+    "INSERT INTO customers (id, name, language, timezone, plan, created_at) "
+    "VALUES (1, 'Анна', 'ru', 'Europe/Moscow', 'standard', :now)",
+    *(
+        "INSERT INTO conversations (id, customer_id, channel, chat_id, status, language, dialog_state, last_seq, "
+        f"created_at, updated_at) VALUES ({i}, 1, '{channel}', 'c{i}', 'closed', 'ru', '{{}}', 0, :now, :now)"
+        for i, channel in ((1, "telegram"), (2, "web"))
+    ),
+    *(
+        "INSERT INTO tickets (id, customer_id, subject, description, urgency, impact, priority, sla_priority, "
+        "status, plan, sla_started_at, first_response_state, next_response_state, resolution_state, sla_state, "
+        f"pauses, escalation_level, created_at, updated_at) VALUES ({i}, 1, 't', 't', 'high', 'one', 'P2', 'P2', "
+        "'new', 'standard', :now, 'ok', 'ok', 'ok', 'ok', '[]', 0, :now, :now)"
+        for i in (1, 2, 3)
+    ),
+    # Ticket 1 gathered the web conversation first, then the Telegram one; ticket 2 only Telegram; 3 none.
+    "INSERT INTO ticket_conversations (ticket_id, conversation_id, created_at) VALUES (1, 2, :now)",
+    "INSERT INTO ticket_conversations (ticket_id, conversation_id, created_at) VALUES (1, 1, :later)",
+    "INSERT INTO ticket_conversations (ticket_id, conversation_id, created_at) VALUES (2, 1, :now)",
+]
+
+
+async def test_the_channel_migration_fills_existing_tickets_and_keeps_new_links(scratch_url: str) -> None:
+    await asyncio.to_thread(upgrade, scratch_url, "0017")
+    engine = create_engine(scratch_url)
+    try:
+        async with engine.begin() as conn:
+            for statement in CHANNEL_ROWS:
+                await conn.execute(text(statement), {"now": NOW, "later": NOW.replace(hour=13)})
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(upgrade, scratch_url)
+    channels = "SELECT id, channel FROM tickets ORDER BY id"
+    assert await _rows(scratch_url, channels) == [(1, "web"), (2, "telegram"), (3, None)]
+
+    engine = create_engine(scratch_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO ticket_conversations (ticket_id, conversation_id, created_at) VALUES (3, 2, :now)"),
+                {"now": NOW},
+            )
+    finally:
+        await engine.dispose()
+    assert await _rows(scratch_url, channels) == [(1, "web"), (2, "telegram"), (3, "web")]
+
+    await asyncio.to_thread(command.downgrade, alembic_config(scratch_url), "0017")
+    assert await _rows(scratch_url, "SELECT ticket_id, conversation_id FROM ticket_conversations ORDER BY 1, 2") == [
+        (1, 1),
+        (1, 2),
+        (2, 1),
+        (3, 2),
+    ]
+    await asyncio.to_thread(upgrade, scratch_url)
+    assert await _rows(scratch_url, channels) == [(1, "web"), (2, "telegram"), (3, "web")]
