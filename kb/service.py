@@ -403,15 +403,19 @@ class KnowledgeBase:
         """Count the views served meanwhile in one transaction (a group commit: on SQLite one wait for the write
         lock for all the answers given while the last count was written, not one each)."""
         while self._views:
-            batch, self._views = self._views, []
+            batch: list[int] = []
             try:
                 async with transaction(self.sessions) as session:
+                    await session.connection()  # the write lock first: views served while this waited count too
+                    batch, self._views = self._views, []
                     for article_id, views in sorted(Counter(batch).items()):
                         await session.execute(
                             update(Article).where(Article.id == article_id).values(views=Article.views + views)
                         )
                     session.add_all(ArticleEvent(article_id=a, kind=ArticleEventKind.SERVED) for a in batch)
             except Exception:  # a lost view count must never break a reply
+                if not batch:
+                    batch, self._views = self._views, []
                 log.warning("could not count %d views of articles %s", len(batch), sorted(set(batch)), exc_info=True)
 
     def _empty(self) -> FloatArray:
