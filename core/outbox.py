@@ -44,6 +44,7 @@ from core.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 RECORD_TRIES = 3
+_EARLIER = aliased(Message)  # made once: an alias proxies every column, a few ms of CPU each time it is made
 
 
 class TransientDeliveryError(Exception):
@@ -267,7 +268,7 @@ class DeliveryWorker:
     ) -> list[Message]:
         """Claim up to ``limit`` due heads (earliest undelivered reply) of conversations on ``channels``, in SQL;
         ``broadcast`` True or False takes only broadcast messages (meta ``notice_id``) or only the others."""
-        earlier = aliased(Message)
+        earlier = _EARLIER
         blocked = exists().where(
             earlier.conversation_id == Message.conversation_id,
             earlier.seq < Message.seq,

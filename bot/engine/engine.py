@@ -73,6 +73,7 @@ ELSEWHERE = frozenset(
 )
 WORDS_FILE = ("bot", "words.yml")
 MAX_TURN_ATTEMPTS = 3
+_TARGET = aliased(Message)  # made once: an alias proxies every column, a few ms of CPU each time it is made
 """Tries of a turn whose own transaction fails before its message is marked failed and given the error reply."""
 
 
@@ -180,7 +181,7 @@ class ConversationEngine:
         One query (every turn asks it): the unhandled inbound messages of the message's conversation up to it,
         with the conversation's language. The message itself is among them only when it is inbound and unhandled.
         """
-        target = aliased(Message)
+        target = _TARGET
         rows = (
             await session.execute(
                 select(Message, Conversation.language)
