@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
@@ -81,7 +82,9 @@ class WriteGate:
         """The connection's transaction ended (committed, rolled back, or the connection went away)."""
         lock = self._holders.pop(id(connection), None)
         if lock is not None:
-            lock.release()
+            # RuntimeError: the connection was collected after its event loop closed, and nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                lock.release()
 
 
 def _raw(connection: Any) -> Any:
@@ -119,6 +122,14 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine.pool, "invalidate")
     def _on_invalidate(dbapi_connection: Any, _record: Any, _exception: Any) -> None:
         gate.leave(dbapi_connection)
+
+    @event.listens_for(sync_engine.pool, "close")
+    def _on_close(dbapi_connection: Any, _record: Any) -> None:
+        gate.leave(dbapi_connection)
+
+    @event.listens_for(sync_engine.pool, "close_detached")
+    def _on_close_detached(dbapi_connection: Any) -> None:
+        gate.leave(dbapi_connection)  # a connection its task dropped without returning (collected, terminated)
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
