@@ -5,10 +5,19 @@ reply stored → delivered. Reported: latency from the inbound message stored to
 (from the database's own timestamps), and sustained throughput (messages answered per second).
 
     .venv/bin/python bench/turns.py [--chats 40] [--messages 10] [--backends sqlite,postgresql] [--profile PATH]
+                                    [--standin process|inline]
+
+The application (the whole stack, one process: this one) talks to the Bot API stand-in over loopback. By default
+the stand-in runs in a process of its own (``standin/remote.py``): Telegram's work of answering ``getUpdates``
+and ``sendMessage`` is not ours in production, and in this process it took CPU and event-loop turns from the
+application being measured. ``--standin inline`` runs it in this process as before (figures measured before
+the split were measured that way); the output says which (``standin``).
 
 Prints one JSON object keyed by database, with the turn's time breakdown read from the application's own
-turn-phase histogram (``frontline_turn_phase_seconds``, see ``bot/engine/timing.py``). ``--profile`` also
-writes cProfile statistics of the event loop's thread (worker threads — the embedder — are not in them).
+turn-phase histogram (``frontline_turn_phase_seconds``, see ``bot/engine/timing.py``). ``cpu_ms_per_msg`` is
+this process's CPU (application and bench; with ``--standin inline`` the stand-in's too), ``standin_cpu_ms_per_msg``
+the stand-in process's. ``--profile`` also writes cProfile statistics of the event loop's thread (worker
+threads — the embedder — are not in them).
 """
 
 from __future__ import annotations
@@ -26,17 +35,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
 
 from bench._stats import percentiles
+from bot.app import create_app
+from bot.demo import load_demo
 from bot.engine.timing import PHASES
-from core.db import execute_autocommit
+from bot.keys import DELIVERY, TELEGRAM
+from core.db import create_engine, execute_autocommit, session_factory
 from core.migrate import upgrade
-from core.models import Direction, Message
+from core.models import DeliveryState, Direction, Message
 from core.web.keys import METRICS, SESSIONS
 from core.web.metrics import Metrics
-from standin.botapi import BotApiStandIn
-from standin.stack import stack_settings, start_stack
+from standin.remote import LocalStandIn, RemoteStandIn
+from standin.stack import stack_settings
 
 QUESTIONS = [
     "не работает интернет с утра",
@@ -90,33 +104,74 @@ def breakdown(before: dict[str, tuple[float, float]], after: dict[str, tuple[flo
     return result
 
 
-async def run_backend(url: str, chats: int, messages: int, var: Path, profile: Path | None = None) -> dict[str, Any]:
+async def settle(app: web.Application, side: Any, update_id: int, patience: float, poll: float) -> None:
+    """Wait until the poller took every update up to ``update_id``, every message is handled and every reply sent."""
+    async with asyncio.timeout(patience):
+        while True:
+            if int((await side.state())["offset"]) > update_id:
+                break
+            await asyncio.sleep(poll)
+        while True:
+            await app[TELEGRAM].drain()
+            async with app[SESSIONS]() as session:
+                busy = await session.scalar(
+                    select(func.count())
+                    .select_from(Message)
+                    .where(
+                        ((Message.direction == Direction.INBOUND) & Message.handled_at.is_(None))
+                        | (
+                            (Message.direction == Direction.OUTBOUND)
+                            & (Message.delivery_state.in_([DeliveryState.PENDING, DeliveryState.SENDING]))
+                        )
+                    )
+                )
+            if not busy and not (await side.state())["pending"]:
+                return
+            app[DELIVERY].wake()
+            await asyncio.sleep(poll)
+
+
+async def run_backend(
+    url: str, chats: int, messages: int, var: Path, profile: Path | None = None, standin: str = "process"
+) -> dict[str, Any]:
     await asyncio.to_thread(upgrade, url)
-    async with BotApiStandIn() as standin:
-        stack = await start_stack(stack_settings(url, var, standin), standin)
+    async with RemoteStandIn() if standin == "process" else LocalStandIn() as side:
+        settings = stack_settings(url, var, side)  # type: ignore[arg-type]  # it reads the stand-in's url only
+        engine = create_engine(url)
+        try:
+            await load_demo(session_factory(engine), settings)
+        finally:
+            await engine.dispose()
+        app = create_app(settings)
+        client: TestClient[Any, Any] = TestClient(TestServer(app))
+        await client.start_server()
+        await side.wait_polling_started(timeout=30)
         try:
             # Warm-up: one turn so lazy loading is not measured.
-            await stack.say(1, "привет")
-            phases_before = phase_totals(stack.app[METRICS])
+            await settle(app, side, await side.push_texts([(1, "привет")]), patience=60, poll=0.05)
+            phases_before = phase_totals(app[METRICS])
+            side_cpu_started = (await side.state())["cpu_s"]
             profiler = cProfile.Profile() if profile is not None else None
             if profiler is not None:
                 profiler.enable()
             started = time.perf_counter()
             cpu_started = time.process_time()
-            last = 0
-            for round_ in range(messages):
-                for chat in range(chats):
-                    question = QUESTIONS[(chat + round_) % len(QUESTIONS)]
-                    last = standin.push_update(standin.make_text_update(10_000 + chat, 10_000 + chat, question))
-            await stack.settle(timeout=600, update_id=last, poll=0.5)  # a slow poll: it must not compete
+            texts = [
+                (10_000 + chat, QUESTIONS[(chat + round_) % len(QUESTIONS)])
+                for round_ in range(messages)
+                for chat in range(chats)
+            ]
+            last = await side.push_texts(texts)
+            await settle(app, side, last, patience=600, poll=0.5)  # a slow poll: it must not compete
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
+            side_cpu = (await side.state())["cpu_s"]
             if profiler is not None and profile is not None:
                 profiler.disable()
                 profiler.dump_stats(profile)
-            phases = phase_totals(stack.app[METRICS])
+            phases = phase_totals(app[METRICS])
             latencies: list[float] = []
-            async with stack.app[SESSIONS]() as session:
+            async with app[SESSIONS]() as session:
                 rows = list((await session.execute(select(Message).where(Message.chat_id != "1"))).scalars())
             inbound = {m.id: m for m in rows if m.direction is Direction.INBOUND}
             first_reply: dict[int, Message] = {}
@@ -134,13 +189,17 @@ async def run_backend(url: str, chats: int, messages: int, var: Path, profile: P
                 # This process's CPU time per message (all its threads; PostgreSQL's own work is not in it): on a
                 # loaded machine a steadier figure than the wall clock.
                 "cpu_ms_per_msg": round(cpu / total * 1000, 1),
+                "standin_cpu_ms_per_msg": (
+                    round((side_cpu - side_cpu_started) / total * 1000, 1) if side_cpu is not None else None
+                ),
+                "standin": standin,
                 "messages": total,
                 "answered": len(latencies),
                 "chats": chats,
                 "breakdown": breakdown(phases_before, phases),
             }
         finally:
-            await stack.client.close()
+            await client.close()
 
 
 def _profile(path: Path | None, backend: str) -> Path | None:
@@ -153,6 +212,12 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--profile", type=Path, help="write cProfile stats of the event loop's thread (PATH.<backend>)")
+    parser.add_argument(
+        "--standin",
+        choices=("process", "inline"),
+        default="process",
+        help="the Bot API stand-in in a process of its own (default) or in this one",
+    )
     args = parser.parse_args()
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,7 +226,7 @@ async def main() -> None:
             if backend == "sqlite":
                 url = f"sqlite+aiosqlite:///{var / 'bench.db'}"
                 result["sqlite"] = await run_backend(
-                    url, args.chats, args.messages, var, _profile(args.profile, backend)
+                    url, args.chats, args.messages, var, _profile(args.profile, backend), args.standin
                 )
             elif backend == "postgresql":
                 name = f"frontline_bench_{uuid.uuid4().hex[:8]}"
@@ -169,7 +234,7 @@ async def main() -> None:
                 try:
                     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
                     result["postgresql"] = await run_backend(
-                        url, args.chats, args.messages, var, _profile(args.profile, backend)
+                        url, args.chats, args.messages, var, _profile(args.profile, backend), args.standin
                     )
                 finally:
                     await execute_autocommit(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

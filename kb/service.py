@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -165,6 +166,8 @@ class KnowledgeBase:
         self._pending: set[int] = set()
         self._drainer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._views: list[int] = []  # articles served as answers, not counted yet
+        self._view_writer: asyncio.Task[None] | None = None
         self._started = False
         self._closed = False
 
@@ -234,7 +237,9 @@ class KnowledgeBase:
     def served(self, hits: Sequence[ArticleHit]) -> None:
         """Count the top hit as a view of its article when it is an answer (a search made ahead of its use)."""
         if hits and hits[0].band is Band.ANSWER:
-            self._spawn(self._bump(hits[0].article_id, Article.views, ArticleEventKind.SERVED))
+            self._views.append(hits[0].article_id)
+            if self._view_writer is None or self._view_writer.done():
+                self._view_writer = self._spawn(self._count_views())
 
     def published(self, article_id: int) -> PublishedArticle | None:
         """A published article from memory, without a database round trip.
@@ -388,18 +393,30 @@ class KnowledgeBase:
 
         return await asyncio.to_thread(locked)
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    async def _bump(self, article_id: int, column: Any, kind: ArticleEventKind) -> None:
-        try:
-            async with transaction(self.sessions) as session:
-                await session.execute(update(Article).where(Article.id == article_id).values({column: column + 1}))
-                session.add(ArticleEvent(article_id=article_id, kind=kind))
-        except Exception:  # a lost view count must never break a reply
-            log.warning("could not count a view of article %s", article_id, exc_info=True)
+    async def _count_views(self) -> None:
+        """Count the views served meanwhile in one transaction (a group commit: on SQLite one wait for the write
+        lock for all the answers given while the last count was written, not one each)."""
+        while self._views:
+            batch: list[int] = []
+            try:
+                async with transaction(self.sessions) as session:
+                    await session.connection()  # the write lock first: views served while this waited count too
+                    batch, self._views = self._views, []
+                    for article_id, views in sorted(Counter(batch).items()):
+                        await session.execute(
+                            update(Article).where(Article.id == article_id).values(views=Article.views + views)
+                        )
+                    session.add_all(ArticleEvent(article_id=a, kind=ArticleEventKind.SERVED) for a in batch)
+            except Exception:  # a lost view count must never break a reply
+                if not batch:
+                    batch, self._views = self._views, []
+                log.warning("could not count %d views of articles %s", len(batch), sorted(set(batch)), exc_info=True)
 
     def _empty(self) -> FloatArray:
         return np.zeros((0, self.embedder.dim), dtype=np.float32)

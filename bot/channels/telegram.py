@@ -30,6 +30,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
+from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
     CallbackQuery,
@@ -58,6 +59,10 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 COMMANDS = ("start", "help", "tickets", "operator", "cancel", "menu", "link", "notices_off", "notices_on")
 MAX_FEED_ATTEMPTS = 3
 MAX_REJECTED_PAYLOAD = 64_000
+# aiogram checks every answer of the Bot API against ``Response[<what the method returns>]``, a generic pydantic
+# model that pydantic caches only while something else holds it: between two sends it was often collected and
+# built again (a schema build, several ms, for one reply in seven). Held here for the methods the channel calls.
+_RESPONSE_MODELS = (Response[TgMessage], Response[bool], Response[TgMessage | bool])
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,10 +62,8 @@ class Words(Strict):
     def matches(self, text: str, *phrase_lists: tuple[str, ...]) -> bool:
         """The message is made only of these phrases (at least one) and filler words."""
         words = normalise(text).split()
-        phrases = sorted(
-            {tuple(normalise(p).split()) for phrases in phrase_lists for p in phrases} - {()}, key=len, reverse=True
-        )
-        filler = {normalise(w) for w in self.filler}
+        phrases = _phrase_words(phrase_lists)
+        filler = _filler(self.filler)
         found, i = False, 0
         while i < len(words):
             for phrase in phrases:
@@ -82,7 +80,7 @@ class Words(Strict):
     def mentions(self, text: str, phrases: tuple[str, ...]) -> bool:
         """One of the phrases occurs in the message as whole words."""
         padded = f" {normalise(text)} "
-        return any(f" {normalise(p)} " in padded for p in phrases)
+        return any(padded_phrase in padded for padded_phrase in _padded(phrases))
 
     def is_cancel(self, text: str) -> bool:
         return self.matches(text, self.cancel)
@@ -92,6 +90,26 @@ class Words(Strict):
             if self.matches(text, phrases):
                 return value
         return None
+
+
+# The word lists are fixed once loaded, and a turn asks about them dozens of times: their normal forms are
+# computed once per list, not once per question (that was a few hundred normalise() calls per turn).
+@lru_cache(maxsize=256)
+def _phrase_words(phrase_lists: tuple[tuple[str, ...], ...]) -> list[tuple[str, ...]]:
+    """The phrases as word tuples, longest first (the order :meth:`Words.matches` tries them in)."""
+    return sorted(
+        {tuple(normalise(p).split()) for phrases in phrase_lists for p in phrases} - {()}, key=len, reverse=True
+    )
+
+
+@lru_cache(maxsize=16)
+def _filler(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(normalise(w) for w in words)
+
+
+@lru_cache(maxsize=256)
+def _padded(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f" {normalise(p)} " for p in phrases)
 
 
 @lru_cache(maxsize=4)

@@ -11,7 +11,7 @@ from core.db import SessionFactory
 from core.errors import InvalidInput, UnknownChannel
 from core.events import MESSAGE_STORED, Event, InProcessBus
 from core.models import Author, Conversation, Customer, Message
-from core.store import InboundMessage, add_outbound, history, record_inbound
+from core.store import InboundMessage, Outbound, add_outbound, add_outbounds, history, record_inbound
 from core.uow import UnitOfWork
 from tests.support.people import DEFAULTS, inbound
 
@@ -57,6 +57,38 @@ async def test_one_customer_one_open_conversation_and_ordered_sequence(
         assert [m.seq for m in rows] == [1, 2, 3, 4]
         assert [m.author for m in rows][-1] is Author.BOT
         assert [m.seq for m in await history(session, conversation.id, after_seq=2)] == [3, 4]
+
+
+async def test_a_turns_replies_stored_at_once_keep_their_order_after_the_message(
+    sessions: SessionFactory, bus: InProcessBus
+) -> None:
+    await store(sessions, bus, inbound(text="как оплатить?", message_id="1"))
+    async with UnitOfWork(sessions, bus) as uow:
+        conversation = (await uow.session.execute(select(Conversation))).scalar_one()
+        await add_outbounds(uow, conversation, [Outbound("первый"), Outbound("второй"), Outbound("третий")])
+        await add_outbound(uow, conversation, "после")
+    async with sessions() as session:
+        rows = await history(session, conversation.id)
+    assert [(m.seq, m.text) for m in rows] == [
+        (1, "как оплатить?"),
+        (2, "первый"),
+        (3, "второй"),
+        (4, "третий"),
+        (5, "после"),
+    ]
+    assert all(m.author is Author.BOT for m in rows[1:])
+
+
+async def test_writers_of_one_process_all_commit_when_they_come_at_once(
+    sessions: SessionFactory, bus: InProcessBus
+) -> None:
+    # Forty customers writing at the same moment: every message is stored (on SQLite they take turns for the
+    # write lock in this process's queue), none is refused as "database is locked".
+    results = await asyncio.gather(
+        *(store(sessions, bus, inbound(text=f"вопрос {n}", message_id=str(n))) for n in range(40))
+    )
+    assert sorted(dup for _, dup in results) == [False] * 40
+    assert await count(sessions, Message) == 40
 
 
 async def test_storing_emits_an_event_after_commit(sessions: SessionFactory, bus: InProcessBus) -> None:
