@@ -73,8 +73,8 @@ ELSEWHERE = frozenset(
 )
 WORDS_FILE = ("bot", "words.yml")
 MAX_TURN_ATTEMPTS = 3
-_TARGET = aliased(Message)  # made once: an alias proxies every column, a few ms of CPU each time it is made
 """Tries of a turn whose own transaction fails before its message is marked failed and given the error reply."""
+_TARGET = aliased(Message)  # made once: an alias proxies every column, a few ms of CPU each time it is made
 
 
 @dataclass(frozen=True, slots=True)
