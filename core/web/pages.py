@@ -99,12 +99,17 @@ def render_html(request: web.Request, name: str, **context: Any) -> str:
     def t(key: str, **params: Any) -> str:
         return templates.render(key, language, **params)
 
+    def has(key: str) -> bool:
+        """Whether a text exists: a page can word a known value and show an unforeseen one as it is."""
+        return key in templates.keys(language)
+
     assets: Assets | None = request.config_dict.get(ASSETS)
     return (
         request.config_dict[PAGES]
         .get_template(name)
         .render(
             t=t,
+            has=has,
             language=language,
             asset=assets.url if assets is not None else (lambda n: f"{STATIC_PREFIX}/{n}"),
             nav=nav_for(request, operator if isinstance(operator, Operator) else None),

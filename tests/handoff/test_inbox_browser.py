@@ -131,7 +131,9 @@ def test_a_waiting_chat_appears_live_is_taken_and_the_reply_reaches_telegram(sit
     expect(page.locator(".thread-state .state")).to_contain_text("Ждёт оператора")
     page.get_by_role("button", name="Взять").click()
     expect(page.locator(".thread-state .state")).to_have_text("Разговор у вас.")
-    assert any("подключился" in m for m in site.sent(chat)), "the customer is told a human joined, and who"
+    assert any("Анна Смирнова из службы поддержки" in m for m in site.sent(chat)), (
+        "the customer is told a human joined, and who"
+    )
 
     page.locator("#reply-text").fill("Здравствуйте! Сейчас посмотрю, что с вашим подключением.")
     page.get_by_role("button", name="Отправить").click()
@@ -289,6 +291,11 @@ def test_a_ticket_from_the_conversation_the_ticket_list_and_the_ticket_page(site
     page.locator("#priority").select_option("P1")
     page.locator("form[data-url$='" + number + "'] button").click()
     expect(page.locator(".events li[data-kind='priority']")).to_have_count(1)
+    # The log reads in the operator's language, not in the stored enum values.
+    expect(page.locator(".events li[data-kind='created'] strong")).to_have_text("создана")
+    expect(page.locator(".events li[data-kind='created']")).to_contain_text("— → новая")
+    expect(page.locator(".events li[data-kind='priority']")).to_contain_text("приоритет P2 → P1 Анна Смирнова")
+    expect(page.locator(".sla .badge").first).to_have_text(re.compile("^(в срок|под угрозой|нарушен)$"))
     for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(viewport)
         screenshot(page, f"inbox-ticket-{name}")
