@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bench._stats import percentiles
 from bot.app import create_app
@@ -46,11 +46,11 @@ from bot.engine.timing import PHASES
 from bot.keys import DELIVERY, TELEGRAM
 from core.db import create_engine, execute_autocommit, session_factory
 from core.migrate import upgrade
-from core.models import DeliveryState, Direction, Message
+from core.models import Direction, Message
 from core.web.keys import METRICS, SESSIONS
 from core.web.metrics import Metrics
 from standin.remote import LocalStandIn, RemoteStandIn
-from standin.stack import stack_settings
+from standin.stack import stack_settings, unsettled
 
 QUESTIONS = [
     "не работает интернет с утра",
@@ -113,18 +113,7 @@ async def settle(app: web.Application, side: Any, update_id: int, patience: floa
             await asyncio.sleep(poll)
         while True:
             await app[TELEGRAM].drain()
-            async with app[SESSIONS]() as session:
-                busy = await session.scalar(
-                    select(func.count())
-                    .select_from(Message)
-                    .where(
-                        ((Message.direction == Direction.INBOUND) & Message.handled_at.is_(None))
-                        | (
-                            (Message.direction == Direction.OUTBOUND)
-                            & (Message.delivery_state.in_([DeliveryState.PENDING, DeliveryState.SENDING]))
-                        )
-                    )
-                )
+            busy = await unsettled(app)
             if not busy and not (await side.state())["pending"]:
                 return
             app[DELIVERY].wake()

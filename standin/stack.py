@@ -28,6 +28,23 @@ from standin.botapi import BotApiStandIn
 TOKEN = "123:abc"
 
 
+async def unsettled(app: web.Application) -> int:
+    """Messages still in flight: inbound ones not yet handled, replies not yet sent (pending or being sent)."""
+    async with app[SESSIONS]() as session:
+        busy = await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                ((Message.direction == Direction.INBOUND) & Message.handled_at.is_(None))
+                | (
+                    (Message.direction == Direction.OUTBOUND)
+                    & (Message.delivery_state.in_([DeliveryState.PENDING, DeliveryState.SENDING]))
+                )
+            )
+        )
+    return int(busy or 0)
+
+
 @dataclass
 class Stack:
     """One running application and the Telegram stand-in it talks to."""
@@ -57,18 +74,7 @@ class Stack:
         async with asyncio.timeout(timeout):
             while True:
                 await channel.drain()
-                async with self.app[SESSIONS]() as session:
-                    busy = await session.scalar(
-                        select(func.count())
-                        .select_from(Message)
-                        .where(
-                            ((Message.direction == Direction.INBOUND) & Message.handled_at.is_(None))
-                            | (
-                                (Message.direction == Direction.OUTBOUND)
-                                & (Message.delivery_state.in_([DeliveryState.PENDING, DeliveryState.SENDING]))
-                            )
-                        )
-                    )
+                busy = await unsettled(self.app)
                 if not busy and not self.standin.pending_updates:
                     return
                 self.app[DELIVERY].wake()
