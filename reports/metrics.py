@@ -3,8 +3,8 @@
 Counts, shares and groupings are SQL that runs on SQLite and PostgreSQL alike (no dialect functions but the
 hour bucket and the durations' percentiles). Durations need the plan's business calendar (``sla``, pure
 Python): a ticket's are computed once, when the fact becomes known, and stored on the ticket
-(``tickets/durations.py``), so their median and p90 are taken in SQL (``percentile_disc`` on PostgreSQL,
-window functions on SQLite). Medians and p90s are by nearest rank (the value at position ceil(p·n) of the
+(``tickets/durations.py``), so their median and p90 are taken in SQL on PostgreSQL (``percentile_disc``) and
+from one narrow read on SQLite. Medians and p90s are by nearest rank (the value at position ceil(p·n) of the
 sorted values: always a value that really occurred).
 
 Who answered is read from the author of the message: ``operator`` messages that are not private notes.
@@ -430,8 +430,12 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     """Nearest rank: the value at position ceil(p·n) (1-based) of the sorted values; None when empty."""
     if not values:
         return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(p * len(ordered))) - 1]
+    return sorted(values)[_rank_index(len(values), p)]
+
+
+def _rank_index(n: int, p: float) -> int:
+    """The 0-based position of the nearest rank ceil(p·n) among ``n`` sorted values."""
+    return max(1, math.ceil(p * n)) - 1
 
 
 def _minutes(a: datetime, b: datetime) -> float:
@@ -513,8 +517,7 @@ def _known(values: Any) -> Any:
 def _ranks(values: Any) -> tuple[float, float]:
     """Median and p90 by nearest rank, as :func:`percentile`: the values at positions ceil(n/2) and ceil(9n/10)
     of the sorted values, found by partial sorting."""
-    n = len(values)
-    ranks = [max(1, math.ceil(p * n)) - 1 for p in (0.5, 0.9)]
+    ranks = [_rank_index(len(values), p) for p in (0.5, 0.9)]
     chosen = np.partition(values, ranks)[ranks]
     return float(chosen[0]), float(chosen[1])
 
